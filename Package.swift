@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Release builds of the engine's numeric code need optimization even in
+// `swift test` debug runs, so the C kernels always build with -O3.
+let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno"])]
+
+let package = Package(
+    name: "Sluice",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"])
+    ],
+    targets: [
+        // C libraries from Debian's -dev packages.
+        .systemLibrary(name: "CNgHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CWslay", providers: [.apt(["libwslay-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Linux calls that Glibc's Swift overlay does not bring.
+        .target(name: "CSystem"),
+        // Vectorized dot products over quantized weight blocks for the engine.
+        .target(name: "CKernels", cSettings: kernelFlags),
+
+        .target(name: "SluiceCore"),
+        .target(name: "SluiceNet", dependencies: ["SluiceCore", "CSystem", "COpenSSL"]),
+        .target(name: "SluiceHTTP", dependencies: ["SluiceCore", "SluiceNet", "CNgHTTP2", "CWslay", "CZlib"]),
+        .target(name: "SluiceRPC", dependencies: ["SluiceCore", "SluiceNet", "SluiceHTTP"]),
+        .target(name: "SluiceScheduler", dependencies: ["SluiceCore"]),
+        .target(name: "SluiceEngine", dependencies: ["SluiceCore", "CBLAS", "CKernels"]),
+        .target(name: "SluiceWorkers", dependencies: ["SluiceCore", "SluiceScheduler", "SluiceEngine", "SluiceRPC"]),
+        .target(
+            name: "SluiceGateway",
+            dependencies: ["SluiceCore", "SluiceNet", "SluiceHTTP", "SluiceRPC", "SluiceScheduler", "SluiceWorkers"]
+        ),
+        .executableTarget(name: "sluice", dependencies: ["SluiceGateway"]),
+
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
+        .testTarget(name: "SluiceNetTests", dependencies: ["SluiceNet"]),
+        .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP", "SluiceNet"]),
+        .testTarget(name: "SluiceSchedulerTests", dependencies: ["SluiceScheduler"]),
+        .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceEngine"]),
+        .testTarget(name: "SluiceWorkersTests", dependencies: ["SluiceWorkers"]),
+        .testTarget(name: "SluiceGatewayTests", dependencies: ["SluiceGateway"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,4 @@
+#ifndef SLUICE_CBLAS_SHIM_H
+#define SLUICE_CBLAS_SHIM_H
+#include <cblas.h>
+#endif
