@@ -19,14 +19,14 @@ public struct TokenEvent: Sendable, Equatable {
 /// event loop.
 ///
 /// The scheduler calls every method on `executor`, in order: any number of
-/// `tokens` calls, then exactly one `finish` or `fail`. Nothing is called
+/// `token` calls, then exactly one `finish` or `fail`. Nothing is called
 /// after that.
 public protocol TokenSink: AnyObject, Sendable {
     /// The executor (event loop) on which the sink's methods must run.
     var executor: any EventExecutor { get }
 
-    /// Delivers the events of one or more steps, oldest first.
-    func tokens(_ events: ArraySlice<TokenEvent>)
+    /// Delivers the output of one step.
+    func token(_ event: TokenEvent)
 
     /// Ends the output normally.
     /// - Parameters:

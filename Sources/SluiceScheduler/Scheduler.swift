@@ -1,0 +1,339 @@
+import Synchronization
+import SluiceCore
+
+/// A model served by the scheduler, for `/v1/models` and request validation.
+public struct ServedModel: Sendable {
+    public let name: String
+    public let tokenizer: any ModelTokenizer
+    /// Workers serving the model.
+    public let workerCount: Int
+    /// The largest prompt plus new tokens any of its workers can hold.
+    public let maxSequenceTokens: Int
+}
+
+/// The continuous micro-batching scheduler: every generation request from
+/// every protocol goes through it.
+///
+/// Requests are validated and tokenized on the caller's thread by `submit`;
+/// one scheduler thread then admits them into workers' running batches at
+/// step boundaries, turns step results into text events and hands each event
+/// loop its share of a step in one task. The thread never waits for a worker.
+public final class Scheduler: Sendable {
+    private enum Message {
+        case enqueue(QueuedRequest)
+        case cancel(SequenceID, CancellationReason)
+        case stepCompleted(worker: Int, Result<StepResult, GatewayError>)
+    }
+
+    private struct Inbox {
+        var messages: [Message] = []
+        var stopping = false
+        var draining = false
+    }
+
+    public let configuration: SchedulerConfiguration
+    private let workers: [any Worker]
+    private let models: [ServedModel]
+    private let modelIndex: [String: Int]
+    private let metrics: SchedulerMetrics
+    private let logger: Logger
+
+    private let signal = ConditionLock()
+    /// Guarded by `signal`.
+    private nonisolated(unsafe) var inbox = Inbox()
+    /// Touched only by the scheduler thread after `start`.
+    private nonisolated(unsafe) var state: SchedulerStateMachine
+    private let queued = Atomic<Int>(0)
+    private let nextSequenceID = Atomic<UInt64>(1)
+    private let accepting = Atomic<Bool>(true)
+    private let idle = ConditionLock()
+    private let activeCount = Atomic<Int>(0)
+
+    /// - Parameters:
+    ///   - workers: the workers; those with the same `model` serve it together.
+    ///   - registry: where the scheduler's metrics go.
+    public init(
+        workers: [any Worker], configuration: SchedulerConfiguration = .defaults,
+        registry: MetricsRegistry = .shared, logger: Logger = Logger(label: "scheduler")
+    ) {
+        precondition(!workers.isEmpty, "the scheduler needs at least one worker")
+        self.configuration = configuration
+        self.workers = workers
+        self.logger = logger
+        self.metrics = SchedulerMetrics(registry: registry)
+
+        var names: [String] = []
+        var groups: [Int] = []
+        for worker in workers {
+            if let existing = names.firstIndex(of: worker.model) {
+                groups.append(existing)
+            } else {
+                names.append(worker.model)
+                groups.append(names.count - 1)
+            }
+        }
+        models = names.enumerated().map { group, name in
+            let members = workers.indices.filter { groups[$0] == group }.map { workers[$0] }
+            return ServedModel(
+                name: name, tokenizer: members[0].tokenizer, workerCount: members.count,
+                maxSequenceTokens: members.map { min($0.capacity.kvBudgetTokens, $0.capacity.maxSequenceTokens) }.max()!)
+        }
+        modelIndex = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+        state = SchedulerStateMachine(
+            workers: workers.indices.map { (workers[$0].name, groups[$0], workers[$0].capacity) },
+            groupCount: names.count, configuration: configuration, metrics: metrics)
+    }
+
+    /// The models served, in the order their first worker was given.
+    public var servedModels: [ServedModel] { models }
+
+    /// Starts the scheduler thread.
+    public func start() {
+        startThread { [self] in run() }
+        logger.info("scheduler started", [
+            ("workers", workers.count), ("models", models.map(\.name).joined(separator: ",")),
+            ("max_queue", configuration.maxQueue),
+        ])
+    }
+
+    // MARK: - Submission
+
+    /// Validates and tokenizes `request` on the calling thread and queues it.
+    ///
+    /// On success the request's sink later receives its tokens and exactly one
+    /// `finish` or `fail`, all on the sink's executor.
+    /// - Throws: `GatewayError` (unknown model, invalid prompt or limits,
+    ///   queue full, shutting down); the sink receives nothing then.
+    public func submit(_ request: GenerationRequest) throws(GatewayError) {
+        let entry: QueuedRequest
+        do {
+            entry = try prepare(request)
+        } catch {
+            metrics.rejectionsInvalid.increment()
+            throw error
+        }
+        guard accepting.load(ordering: .relaxed) else {
+            throw GatewayError(.unavailable, "The server is shutting down; retry on another instance.")
+        }
+        try reserveQueueSlot()
+        activeCount.add(1, ordering: .relaxed)
+        post(.enqueue(entry))
+        let id = entry.sequenceID
+        request.cancellation.onCancel { [weak self] reason in
+            self?.post(.cancel(id, reason))
+        }
+    }
+
+    private func prepare(_ request: GenerationRequest) throws(GatewayError) -> QueuedRequest {
+        guard let group = modelIndex[request.model] else {
+            let available = models.map(\.name).joined(separator: ", ")
+            throw GatewayError(
+                .modelNotFound, "The model '\(request.model)' does not exist; available models: \(available).",
+                parameter: "model")
+        }
+        let model = models[group]
+
+        let promptTokens: [Int32]
+        switch request.prompt {
+        case .text(let text):
+            promptTokens = model.tokenizer.encode(text)
+        case .tokens(let tokens):
+            promptTokens = tokens
+        case .chat(let messages):
+            do {
+                promptTokens = model.tokenizer.encode(try model.tokenizer.renderChat(messages))
+            } catch let error as GatewayError {
+                throw error
+            } catch {
+                throw GatewayError(.invalidRequest, "The chat template failed: \(error)", parameter: "messages")
+            }
+        }
+        let promptParameter = if case .chat = request.prompt { "messages" } else { "prompt" }
+        guard !promptTokens.isEmpty else {
+            throw GatewayError(.invalidRequest, "The prompt is empty; it must contain at least one token.",
+                parameter: promptParameter)
+        }
+
+        let limit = model.maxSequenceTokens
+        let maxNewTokens: Int
+        if let requested = request.maxTokens {
+            guard requested >= 1 else {
+                throw GatewayError(.invalidRequest, "max_tokens must be at least 1, got \(requested).",
+                    parameter: "max_tokens")
+            }
+            guard requested <= configuration.maxTokensCap else {
+                throw GatewayError(.invalidRequest,
+                    "max_tokens is \(requested), above this server's limit of \(configuration.maxTokensCap).",
+                    parameter: "max_tokens")
+            }
+            maxNewTokens = requested
+        } else {
+            maxNewTokens = max(1, min(configuration.defaultMaxTokens, limit - promptTokens.count))
+        }
+        guard promptTokens.count + maxNewTokens <= limit else {
+            throw GatewayError(
+                .contextLengthExceeded,
+                "The prompt has \(promptTokens.count) tokens and max_tokens is \(maxNewTokens); together "
+                    + "they exceed the model's limit of \(limit) tokens. Shorten the prompt or lower max_tokens.",
+                parameter: request.maxTokens == nil ? promptParameter : "max_tokens")
+        }
+
+        let deadline = request.deadline ?? configuration.defaultDeadline.map { request.arrival + $0 }
+        return QueuedRequest(
+            sequenceID: nextSequenceID.wrappingAdd(1, ordering: .relaxed).oldValue, request: request,
+            promptTokens: promptTokens, maxNewTokens: maxNewTokens, deadline: deadline, workerGroup: group)
+    }
+
+    private func reserveQueueSlot() throws(GatewayError) {
+        var current = queued.load(ordering: .relaxed)
+        while true {
+            guard current < configuration.maxQueue else {
+                metrics.rejectionsQueueFull.increment()
+                throw GatewayError(
+                    .queueFull, "The server's request queue is full (\(configuration.maxQueue) waiting); retry later.",
+                    retryAfterSeconds: configuration.retryAfterSeconds)
+            }
+            let (exchanged, original) = queued.compareExchange(
+                expected: current, desired: current + 1, ordering: .relaxed)
+            if exchanged { return }
+            current = original
+        }
+    }
+
+    private func post(_ message: Message) {
+        signal.lock()
+        inbox.messages.append(message)
+        let wasEmpty = inbox.messages.count == 1
+        signal.unlock()
+        if wasEmpty { signal.signal() }
+    }
+
+    // MARK: - Shutdown
+
+    /// Stops accepting requests, lets running ones finish for up to `grace`,
+    /// then cancels what is left and stops the workers.
+    public func shutdown(grace: Duration) {
+        accepting.store(false, ordering: .relaxed)
+        let deadline = ContinuousClock.now + grace
+        logger.info("scheduler draining", [("active", activeCount.load(ordering: .relaxed)), ("grace", grace)])
+        idle.withLock {
+            while activeCount.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline {
+                idle.wait(until: min(deadline, .now + .milliseconds(50)))
+            }
+        }
+        let left = activeCount.load(ordering: .relaxed)
+        signal.withLock { inbox.draining = true }
+        signal.signal()
+        idle.withLock {
+            let hardDeadline = ContinuousClock.now + .seconds(2)
+            while activeCount.load(ordering: .relaxed) > 0 && ContinuousClock.now < hardDeadline {
+                idle.wait(until: min(hardDeadline, .now + .milliseconds(20)))
+            }
+        }
+        signal.withLock { inbox.stopping = true }
+        signal.signal()
+        for worker in workers { worker.shutdown() }
+        logger.info("scheduler stopped", [("cancelled_at_shutdown", left)])
+    }
+
+    // MARK: - The scheduler thread
+
+    private func run() {
+        var messages: [Message] = []
+        while true {
+            signal.lock()
+            if inbox.messages.isEmpty && !inbox.stopping && !inbox.draining {
+                signal.wait(until: state.nextTimer)
+            }
+            swap(&messages, &inbox.messages)
+            let stopping = inbox.stopping
+            let draining = inbox.draining
+            inbox.draining = false
+            signal.unlock()
+            if stopping { return }
+
+            let now = ContinuousClock.now
+            var actions = SchedulerActions()
+            for message in messages {
+                switch message {
+                case .enqueue(let entry):
+                    state.enqueue(entry, now: now, actions: &actions)
+                case .cancel(let id, let reason):
+                    state.cancel(id, reason: reason, now: now, actions: &actions)
+                case .stepCompleted(let worker, let result):
+                    if case .failure(let error) = result {
+                        logger.error("worker step failed", [("worker", workers[worker].name), ("error", error)])
+                    }
+                    state.stepCompleted(worker: worker, result: result, now: now, actions: &actions)
+                }
+            }
+            messages.removeAll(keepingCapacity: true)
+            if draining {
+                state.cancelAll(reason: .shutdown, now: now, actions: &actions)
+            }
+            state.tick(now: now, actions: &actions)
+            state.schedule(now: now, actions: &actions)
+            perform(actions)
+        }
+    }
+
+    private func perform(_ actions: SchedulerActions) {
+        if actions.dequeued > 0 {
+            queued.subtract(actions.dequeued, ordering: .relaxed)
+        }
+        for (index, plan) in actions.plans {
+            workers[index].submit(plan) { [weak self] result in
+                self?.post(.stepCompleted(worker: index, result))
+            }
+        }
+        deliver(actions.sinkCalls)
+    }
+
+    /// Hands each executor its sink calls of this step in one task.
+    private func deliver(_ calls: [SinkCall]) {
+        guard !calls.isEmpty else { return }
+        var batches: [ObjectIdentifier: (executor: any EventExecutor, calls: [SinkCall])] = [:]
+        var ended = 0
+        for call in calls {
+            let executor = call.sink.executor
+            batches[ObjectIdentifier(executor), default: (executor, [])].calls.append(call)
+            if case .tokens = call {} else { ended += 1 }
+        }
+        for (_, batch) in batches {
+            let calls = SinkCallBatch(batch.calls)
+            batch.executor.execute {
+                calls.run()
+            }
+        }
+        if ended > 0 {
+            let remaining = activeCount.subtract(ended, ordering: .relaxed).newValue
+            if remaining == 0 { idle.broadcast() }
+        }
+    }
+}
+
+/// One executor's sink calls of a step.
+///
+/// `@unchecked Sendable`: the scheduler thread builds it and hands it over
+/// whole to the executor, which is the only thread that reads it afterwards;
+/// the sinks it calls are themselves `Sendable`.
+private final class SinkCallBatch: @unchecked Sendable {
+    let calls: [SinkCall]
+
+    init(_ calls: [SinkCall]) { self.calls = calls }
+
+    func run() {
+        var index = 0
+        while index < calls.count {
+            switch calls[index] {
+            case .tokens(let sink, let event):
+                sink.token(event)
+            case .finish(let sink, let reason, let text, let usage):
+                sink.finish(reason, text: text, usage: usage)
+            case .fail(let sink, let error, let usage):
+                sink.fail(error, usage: usage)
+            }
+            index += 1
+        }
+    }
+}

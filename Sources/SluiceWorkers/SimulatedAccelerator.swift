@@ -1,0 +1,133 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SluiceCore
+import SluiceScheduler
+
+/// A stand-in for a GPU: each step sleeps `stepBase + stepPerSequence × batch
+/// size` and produces deterministic tokens. It isolates the gateway from model
+/// speed in tests and benchmarks.
+public final class SimulatedAccelerator: Worker {
+    public struct Options: Sendable {
+        /// Fixed cost of every step. Default 5 ms.
+        public var stepBase: Duration = .milliseconds(5)
+        /// Added cost per running sequence. Default 0.1 ms.
+        public var stepPerSequence: Duration = .microseconds(100)
+        /// Default 64 sequences per step.
+        public var maxBatchSize = 64
+        /// Default 1,048,576 tokens.
+        public var kvBudgetTokens = 1 << 20
+        /// Default 32,768 tokens.
+        public var maxSequenceTokens = 1 << 15
+        /// The model name clients use. Default `simulated`.
+        public var model = "simulated"
+
+        public init() {}
+    }
+
+    public let name: String
+    public let options: Options
+    public var model: String { options.model }
+    public let capacity: WorkerCapacity
+    public let tokenizer: any ModelTokenizer = WhitespaceTokenizer()
+
+    private let thread = StepThread()
+    /// Generated-token counts of running sequences; touched only on `thread`.
+    private nonisolated(unsafe) var running: [SequenceID: Int] = [:]
+    private nonisolated(unsafe) var order: [SequenceID] = []
+
+    public init(name: String = "simulated-0", options: Options = Options()) {
+        self.name = name
+        self.options = options
+        capacity = WorkerCapacity(
+            maxBatchSize: options.maxBatchSize, kvBudgetTokens: options.kvBudgetTokens,
+            maxSequenceTokens: options.maxSequenceTokens)
+    }
+
+    public func submit(_ plan: StepPlan, completion: @escaping @Sendable (Result<StepResult, GatewayError>) -> Void) {
+        thread.run { [self] in
+            completion(.success(runStep(plan)))
+        }
+    }
+
+    public func shutdown() { thread.stop() }
+
+    private func runStep(_ plan: StepPlan) -> StepResult {
+        let started = ContinuousClock.now
+        if !plan.release.isEmpty {
+            let released = Set(plan.release)
+            for id in released { running[id] = nil }
+            order.removeAll { released.contains($0) }
+        }
+        for admission in plan.admit {
+            running[admission.id] = 0
+            order.append(admission.id)
+        }
+        guard !order.isEmpty else {
+            return StepResult(tokens: [], duration: started.duration(to: .now))
+        }
+
+        let cost = options.stepBase + options.stepPerSequence * order.count
+        if cost > .zero {
+            sleepUntil(started + cost)
+        }
+        var tokens: [StepToken] = []
+        tokens.reserveCapacity(order.count)
+        for id in order {
+            let position = running[id]!
+            running[id] = position + 1
+            let tokenID = WhitespaceTokenizer.generatedTokenID(position: position)
+            tokens.append(
+                StepToken(
+                    sequence: id, tokenID: tokenID, bytes: WhitespaceTokenizer.generatedBytes(tokenID),
+                    isEndOfSequence: false))
+        }
+        return StepResult(tokens: tokens, duration: started.duration(to: .now))
+    }
+
+    private func sleepUntil(_ deadline: ContinuousClock.Instant) {
+        while true {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard remaining > .zero else { return }
+            let (seconds, attoseconds) = remaining.components
+            var request = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+            nanosleep(&request, nil)
+        }
+    }
+}
+
+/// The simulated accelerator's tokenizer: one token per whitespace-separated
+/// word. Generated tokens cycle through a fixed list of words.
+public struct WhitespaceTokenizer: ModelTokenizer {
+    /// Words the simulated model generates, each sent with a leading space.
+    static let words = [
+        "the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "and", "runs", "far", "away",
+        "into", "green", "hills",
+    ]
+    static let vocabularySize: Int32 = 50_000
+
+    public init() {}
+
+    public func encode(_ text: String) -> [Int32] {
+        text.split(whereSeparator: { $0.isWhitespace }).map { word in
+            if let index = Self.words.firstIndex(of: String(word)) { return Int32(index) }
+            // FNV-1a keeps ids of unknown words stable across runs.
+            var hash: UInt32 = 2_166_136_261
+            for byte in word.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+            return Int32(Self.words.count) + Int32(hash % UInt32(Self.vocabularySize - Int32(Self.words.count)))
+        }
+    }
+
+    public func renderChat(_ messages: [ChatMessage]) throws -> String {
+        messages.map { "\($0.role): \($0.content)" }.joined(separator: "\n") + "\nassistant:"
+    }
+
+    public var endOfSequenceTokenIDs: Set<Int32> { [] }
+
+    static func generatedTokenID(position: Int) -> Int32 { Int32(position % words.count) }
+
+    /// Bytes of each generated word, made once so steps copy no strings.
+    private static let wordBytes = words.map { Array((" " + $0).utf8) }
+
+    static func generatedBytes(_ id: Int32) -> [UInt8] { wordBytes[Int(id)] }
+}
