@@ -8,8 +8,14 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionar
     /// One field line: a name and its value, without surrounding whitespace.
     public typealias Element = (name: String, value: String)
 
-    @usableFromInline
-    internal var fields: [Element]
+    /// A named struct rather than the `Element` tuple, because arrays of
+    /// tuples are copied and destroyed through slower generic runtime calls.
+    fileprivate struct Field: Sendable {
+        var name: String
+        var value: String
+    }
+
+    private var fields: [Field]
 
     /// Creates an empty list that has room for `capacity` fields before it grows.
     public init(minimumCapacity capacity: Int = 0) {
@@ -19,7 +25,7 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionar
 
     /// Creates a list from fields in the given order.
     public init(_ fields: [(String, String)]) {
-        self.fields = fields.map { (name: $0.0, value: $0.1) }
+        self.fields = fields.map { Field(name: $0.0, value: $0.1) }
     }
 
     public init(dictionaryLiteral elements: (String, String)...) {
@@ -31,8 +37,17 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionar
 
     public var isEmpty: Bool { fields.isEmpty }
 
-    public func makeIterator() -> IndexingIterator<[Element]> {
-        fields.makeIterator()
+    public func makeIterator() -> Iterator {
+        Iterator(fields: fields.makeIterator())
+    }
+
+    /// Iterates over the fields in order as `(name, value)` pairs.
+    public struct Iterator: IteratorProtocol {
+        fileprivate var fields: IndexingIterator<[Field]>
+
+        public mutating func next() -> Element? {
+            fields.next().map { (name: $0.name, value: $0.value) }
+        }
     }
 
     /// The value of the first field named `name`, or nil when there is none.
@@ -62,14 +77,14 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionar
 
     /// Appends a field, keeping any earlier fields with the same name.
     public mutating func add(name: String, value: String) {
-        fields.append((name: name, value: value))
+        fields.append(Field(name: name, value: value))
     }
 
     /// Sets the value of the field named `name`: the first such field takes
     /// the new value and the others are removed. Appends the field when none exists.
     public mutating func replaceOrAdd(name: String, value: String) {
         guard let first = fields.firstIndex(where: { HTTPHeaders.namesMatch($0.name, name) }) else {
-            fields.append((name: name, value: value))
+            fields.append(Field(name: name, value: value))
             return
         }
         fields[first].value = value
@@ -113,55 +128,63 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByDictionar
     }
 
     /// Compares two field names ASCII case-insensitively, as RFC 9110 requires.
-    @inlinable
     public static func namesMatch(_ lhs: String, _ rhs: String) -> Bool {
-        asciiCaseInsensitiveEqual(lhs.utf8, rhs.utf8)
+        guard lhs.utf8.count == rhs.utf8.count else { return false }
+        var left = lhs
+        var right = rhs
+        return left.withUTF8 { leftBytes in
+            right.withUTF8 { rightBytes in
+                asciiCaseInsensitiveEqual(leftBytes[...], rightBytes[...])
+            }
+        }
     }
 
-    @inlinable
-    internal static func asciiCaseInsensitiveEqual(_ lhs: String.UTF8View, _ rhs: String.UTF8View) -> Bool {
+    private static func asciiCaseInsensitiveEqual(
+        _ lhs: Slice<UnsafeBufferPointer<UInt8>>,
+        _ rhs: Slice<UnsafeBufferPointer<UInt8>>
+    ) -> Bool {
         guard lhs.count == rhs.count else { return false }
-        for (left, right) in zip(lhs, rhs) where left != right {
-            guard asciiLowercased(left) == asciiLowercased(right) else { return false }
+        let left = UnsafeBufferPointer(rebasing: lhs)
+        let right = UnsafeBufferPointer(rebasing: rhs)
+        for index in 0..<left.count where left[index] != right[index] {
+            guard asciiLowercased(left[index]) == asciiLowercased(right[index]) else { return false }
         }
         return true
     }
 
-    @inlinable
-    internal static func asciiLowercased(_ byte: UInt8) -> UInt8 {
+    private static func asciiLowercased(_ byte: UInt8) -> UInt8 {
         byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
     }
 
-    /// Returns whether the comma-separated `list` has an element equal to `token`,
-    /// ignoring ASCII case and the spaces or tabs around each element.
+    /// Returns whether the comma-separated `list` has an element equal to
+    /// `token`, ignoring ASCII case and the spaces or tabs around each element.
     internal static func listContainsToken(_ list: String, _ token: String) -> Bool {
-        let bytes = list.utf8
-        var elementStart = bytes.startIndex
-        while true {
-            let elementEnd = bytes[elementStart...].firstIndex(of: UInt8(ascii: ",")) ?? bytes.endIndex
-            if elementMatches(bytes[elementStart..<elementEnd], token.utf8) {
-                return true
+        var listCopy = list
+        var tokenCopy = token
+        return listCopy.withUTF8 { listBytes in
+            tokenCopy.withUTF8 { tokenBytes in
+                var elementStart = 0
+                while elementStart <= listBytes.count {
+                    var elementEnd = elementStart
+                    while elementEnd < listBytes.count, listBytes[elementEnd] != UInt8(ascii: ",") {
+                        elementEnd += 1
+                    }
+                    var start = elementStart
+                    var end = elementEnd
+                    while start < end, isSpaceOrTab(listBytes[start]) {
+                        start += 1
+                    }
+                    while end > start, isSpaceOrTab(listBytes[end - 1]) {
+                        end -= 1
+                    }
+                    if asciiCaseInsensitiveEqual(listBytes[start..<end], tokenBytes[...]) {
+                        return true
+                    }
+                    elementStart = elementEnd + 1
+                }
+                return false
             }
-            guard elementEnd < bytes.endIndex else { return false }
-            elementStart = bytes.index(after: elementEnd)
         }
-    }
-
-    private static func elementMatches(_ element: Substring.UTF8View, _ token: String.UTF8View) -> Bool {
-        var start = element.startIndex
-        var end = element.endIndex
-        while start < end, isSpaceOrTab(element[start]) {
-            start = element.index(after: start)
-        }
-        while end > start, isSpaceOrTab(element[element.index(before: end)]) {
-            end = element.index(before: end)
-        }
-        let trimmed = element[start..<end]
-        guard trimmed.count == token.count else { return false }
-        for (left, right) in zip(trimmed, token) where asciiLowercased(left) != asciiLowercased(right) {
-            return false
-        }
-        return true
     }
 
     private static func isSpaceOrTab(_ byte: UInt8) -> Bool {

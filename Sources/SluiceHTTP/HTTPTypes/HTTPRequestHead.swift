@@ -63,43 +63,58 @@ public struct HTTPRequestHead: Sendable, Equatable {
 
     /// Splits a request-target into its raw path and query.
     internal static func splitTarget(_ target: String) -> (path: String, query: String?) {
-        let bytes = target.utf8
-        guard let first = bytes.first else {
-            return ("", nil)
-        }
-
-        var pathStart = bytes.startIndex
-        if first == UInt8(ascii: "*") {
-            return (target, nil)
-        } else if first != UInt8(ascii: "/") {
-            // Absolute form: the path starts after "scheme://authority".
-            // Anything else is the authority form of CONNECT, which has no path.
-            guard let authorityStart = indexAfterSchemeSeparator(bytes) else {
+        var targetCopy = target
+        return targetCopy.withUTF8 { bytes -> (String, String?) in
+            guard let first = bytes.first else {
                 return ("", nil)
             }
-            var index = authorityStart
-            while index < bytes.endIndex, bytes[index] != UInt8(ascii: "/"), bytes[index] != UInt8(ascii: "?") {
-                index = bytes.index(after: index)
-            }
-            pathStart = index
-        }
 
-        let questionMark = bytes[pathStart...].firstIndex(of: UInt8(ascii: "?"))
-        let pathEnd = questionMark ?? bytes.endIndex
-        var path = String(target[pathStart..<pathEnd])
-        if path.isEmpty {
-            path = "/"
+            var pathStart = 0
+            if first == UInt8(ascii: "*") {
+                return (target, nil)
+            } else if first != UInt8(ascii: "/") {
+                // Absolute form: the path starts after "scheme://authority".
+                // Anything else is the authority form of CONNECT, which has no path.
+                guard let authorityStart = offsetAfterSchemeSeparator(bytes) else {
+                    return ("", nil)
+                }
+                pathStart = authorityStart
+                while pathStart < bytes.count, bytes[pathStart] != UInt8(ascii: "/"),
+                    bytes[pathStart] != UInt8(ascii: "?")
+                {
+                    pathStart += 1
+                }
+            }
+
+            var questionMark = pathStart
+            while questionMark < bytes.count, bytes[questionMark] != UInt8(ascii: "?") {
+                questionMark += 1
+            }
+
+            // The common origin-form target without a query is its own path,
+            // which shares the target's storage instead of copying it.
+            if pathStart == 0, questionMark == bytes.count {
+                return (target, nil)
+            }
+            let path = pathStart == questionMark ? "/" : string(bytes[pathStart..<questionMark])
+            guard questionMark < bytes.count else {
+                return (path, nil)
+            }
+            return (path, string(bytes[(questionMark + 1)...]))
         }
-        guard let questionMark else {
-            return (path, nil)
-        }
-        return (path, String(target[bytes.index(after: questionMark)...]))
     }
 
-    /// Returns the index just past `://` when `bytes` starts with a URI scheme followed by `://`.
-    private static func indexAfterSchemeSeparator(_ bytes: String.UTF8View) -> String.Index? {
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
+    /// Decodes a part of a valid string that was split at ASCII bytes, so it
+    /// is valid UTF-8 too.
+    private static func string(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> String {
+        String(decoding: UnsafeBufferPointer(rebasing: bytes), as: UTF8.self)
+    }
+
+    /// Returns the offset just past `://` when `bytes` starts with a URI
+    /// scheme followed by `://`.
+    private static func offsetAfterSchemeSeparator(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        var index = 0
+        while index < bytes.count {
             let byte = bytes[index]
             let isSchemeByte =
                 (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
@@ -109,12 +124,11 @@ public struct HTTPRequestHead: Sendable, Equatable {
             if !isSchemeByte {
                 break
             }
-            index = bytes.index(after: index)
+            index += 1
         }
-        let separator = "://".utf8
-        guard index > bytes.startIndex, bytes[index...].starts(with: separator) else {
+        guard index > 0, bytes[index...].starts(with: "://".utf8) else {
             return nil
         }
-        return bytes.index(index, offsetBy: separator.count)
+        return index + 3
     }
 }
