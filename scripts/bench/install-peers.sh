@@ -28,6 +28,11 @@ peer_requirements=(
 
 log() { echo "install-peers: $*"; }
 
+# One install at a time: a second run waits here, then finds the stamps.
+mkdir -p .cache
+exec 9>.cache/bench-install.lock
+flock 9
+
 # Debian packages: the compiler and CMake for llama.cpp, `ip` and `unshare`
 # for the network namespace, h2load for request rates.
 missing=()

@@ -10,11 +10,13 @@ it measures on a 2-core machine. Prints one JSON object:
   measured window (after --warmup, until --duration or the last response).
 - ttft_p50_ms, ttft_p99_ms: time from writing a request to its first token,
   for requests sent in the window. A request still waiting for its first
-  token when the run ends counts with the time it had waited, so these are
-  lower bounds whenever `ttft_censored` is not 0.
-- itl_p50_ms, itl_p99_ms: gaps between consecutive tokens of one stream, as
-  they arrive at this client. Tokens that arrive in one read share a
-  timestamp, so a gap can be 0.
+  token when the run ends (`ttft_censored` counts them) counts with the time
+  it had waited. When such a wait reaches a percentile's value, that
+  percentile is only a lower bound, and ttft_p50_lower_bound or
+  ttft_p99_lower_bound is true.
+- itl_p50_ms, itl_p99_ms: gaps between consecutive tokens of one stream that
+  both arrive in the window, as they arrive at this client. Tokens that
+  arrive in one read share a timestamp, so a gap can be 0.
 - cancelled: streams this client closed on purpose (--disconnect-after).
 
 A token is an SSE `data:` event other than `[DONE]` that carries text: the
@@ -261,7 +263,7 @@ class StreamConnection(asyncio.Protocol):
             self.first_token_at = now
             if self.sent_at >= state.window_start and in_window:
                 state.ttft.append(now - self.sent_at)
-        elif in_window and self.sent_at >= state.window_start:
+        elif in_window and self.last_token_at >= state.window_start:
             state.itl.append(now - self.last_token_at)
         self.last_token_at = now
 
@@ -363,6 +365,12 @@ async def run(arguments: argparse.Namespace) -> dict:
     window = max(end - state.window_start, 1e-9)
     ttft = sorted(state.ttft + censored)
     itl = sorted(state.itl)
+    ttft_p50 = percentile(ttft, 0.5)
+    ttft_p99 = percentile(ttft, 0.99)
+    longest_censored = max(censored, default=None)
+
+    def lower_bound(value: Optional[float]) -> bool:
+        return value is not None and longest_censored is not None and longest_censored >= value
 
     def milliseconds(value: Optional[float]) -> Optional[float]:
         return None if value is None else round(value * 1000.0, 3)
@@ -374,8 +382,10 @@ async def run(arguments: argparse.Namespace) -> dict:
         "streams_per_s": round(state.streams_in_window / window, 2),
         "tokens": state.tokens_in_window,
         "tokens_per_s": round(state.tokens_in_window / window, 2),
-        "ttft_p50_ms": milliseconds(percentile(ttft, 0.5)),
-        "ttft_p99_ms": milliseconds(percentile(ttft, 0.99)),
+        "ttft_p50_ms": milliseconds(ttft_p50),
+        "ttft_p99_ms": milliseconds(ttft_p99),
+        "ttft_p50_lower_bound": lower_bound(ttft_p50),
+        "ttft_p99_lower_bound": lower_bound(ttft_p99),
         "ttft_samples": len(ttft),
         "ttft_censored": len(censored),
         "itl_p50_ms": milliseconds(percentile(itl, 0.5)),

@@ -33,6 +33,9 @@ if LOCK_SCOPE not in ("request", "step"):
 
 app = FastAPI()
 accelerator = asyncio.Lock()
+# End of the accelerator's latest step on the time.monotonic() clock, so that
+# per-step locking does not add up uvloop's millisecond timer rounding.
+last_step_end = 0.0
 
 
 async def generate(max_tokens: int) -> AsyncIterator[str]:
@@ -47,7 +50,9 @@ async def generate(max_tokens: int) -> AsyncIterator[str]:
     else:
         for position in range(max_tokens):
             async with accelerator:
-                await asyncio.sleep(step_seconds(1))
+                global last_step_end
+                last_step_end = max(time.monotonic(), last_step_end) + step_seconds(1)
+                await sleep_until(last_step_end)
             yield token_text(position)
 
 

@@ -28,6 +28,10 @@ from typing import AsyncIterator
 PEERS_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 # Ray's worker processes inherit the environment, so they import `simulated` too.
 os.environ["PYTHONPATH"] = PEERS_DIRECTORY + os.pathsep + os.environ.get("PYTHONPATH", "")
+# Ray runs its worker processes (the Serve proxy and replica among them) at
+# niceness 15 by default. The benchmark runs every server at the same
+# priority as its load client, so Ray's workers keep the niceness they start with.
+os.environ.setdefault("RAY_worker_niceness", "0")
 sys.path.insert(0, PEERS_DIRECTORY)
 
 import ray  # noqa: E402
