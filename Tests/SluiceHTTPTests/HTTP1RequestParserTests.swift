@@ -362,6 +362,28 @@ func parseHTTP1(pieces: [ArraySlice<UInt8>], limits: HTTP1ParserLimits = .defaul
         }
     }
 
+    @Test func oversizedBodyWithContinueFailsAtHead() {
+        let limits = HTTP1ParserLimits(maxBodyBytes: 100)
+        let input = "POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 101\r\n\r\n"
+        let outcome = parseHTTP1(input, limits: limits)
+        // No head event, so the connection never sends 100 Continue for it.
+        #expect(outcome.events.isEmpty)
+        #expect(outcome.error?.status == 413)
+    }
+
+    @Test func compactionKeepsUnparsedInput() throws {
+        // Small reads that each leave a partial request force the buffer to
+        // drop consumed bytes while unparsed ones remain.
+        let request = "POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+        let input = Array(String(repeating: request, count: 50).utf8)
+        for pieceSize in [7, 61, 113] {
+            let outcome = parseHTTP1(input, pieceSize: pieceSize)
+            #expect(outcome.error == nil)
+            #expect(outcome.heads.count == 50)
+            #expect(outcome.bodies.allSatisfy { $0 == "abc" })
+        }
+    }
+
     @Test func betweenMessagesTracksPartialInput() throws {
         var parser = HTTP1RequestParser()
         #expect(parser.isBetweenMessages)

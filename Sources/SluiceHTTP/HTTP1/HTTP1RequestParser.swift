@@ -17,6 +17,10 @@ import Darwin
 /// The parser then stays failed, because after a framing error it cannot know
 /// where the next request starts.
 ///
+/// The parser keeps parsing pipelined requests after one whose head has
+/// `keepAlive == false`. The connection should stop pulling events after
+/// that request's `.end`, because it closes once the response is sent.
+///
 /// ```swift
 /// parser.feed(bytesRead)
 /// while let event = try parser.nextEvent() {
