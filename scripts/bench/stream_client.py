@@ -9,10 +9,11 @@ it measures on a 2-core machine. Prints one JSON object:
 - streams_per_s, tokens_per_s: streams completed and tokens received in the
   measured window (after --warmup, until --duration or the last response).
 - ttft_p50_ms, ttft_p99_ms: time from writing a request to its first token,
-  for requests sent in the window. A request still waiting for its first
-  token when the run ends (`ttft_censored` counts them) counts with the time
-  it had waited. When such a wait reaches a percentile's value, that
-  percentile is only a lower bound, and ttft_p50_lower_bound or
+  for requests sent in the window. After the window no new request is sent,
+  and the client waits up to --drain seconds for the first tokens still
+  missing. A request still waiting then (`ttft_censored` counts them) counts
+  with the time it had waited. When such a wait reaches a percentile's value,
+  that percentile is only a lower bound, and ttft_p50_lower_bound or
   ttft_p99_lower_bound is true.
 - itl_p50_ms, itl_p99_ms: gaps between consecutive tokens of one stream that
   both arrive in the window, as they arrive at this client. Tokens that
@@ -33,6 +34,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
+import re
 import sys
 import time
 from typing import Optional
@@ -43,7 +46,7 @@ from benchstats import percentile
 # Events with these byte strings carry no token text: OpenAI's finish chunk of
 # a completion ("text":""), chat role and finish chunks ("content":"",
 # "content":null, "delta":{}) and usage-only chunks ("choices":[]).
-EMPTY_EVENT_MARKERS = (b'"text":""', b'"content":""', b'"content":null', b'"delta":{}', b'"choices":[]')
+EMPTY_EVENT_PATTERN = re.compile(rb'"text":""|"content":""|"content":null|"delta":\{\}|"choices":\[\]')
 
 
 class RunState:
@@ -57,6 +60,9 @@ class RunState:
         self.start = 0.0
         self.window_start = 0.0
         self.window_end = float("inf")
+        # No new requests after this; set when the window ends.
+        self.sending_stopped = False
+        # Set when the run ends: connections are closed and not replaced.
         self.stopping = False
         self.requests_sent = 0
         self.requests_limit: Optional[int] = arguments.requests
@@ -68,6 +74,8 @@ class RunState:
         self.errors: dict[str, int] = {}
         self.ttft: list[float] = []
         self.itl: list[float] = []
+        # Gaps of 0 (tokens that arrived in the same read), counted, not stored.
+        self.itl_zero_gaps = 0
         self.open_connections: set["StreamConnection"] = set()
         self.all_done = asyncio.get_running_loop().create_future()
 
@@ -75,7 +83,7 @@ class RunState:
         self.errors[kind] = self.errors.get(kind, 0) + 1
 
     def may_send(self) -> bool:
-        if self.stopping:
+        if self.sending_stopped or self.stopping:
             return False
         return self.requests_limit is None or self.requests_sent < self.requests_limit
 
@@ -184,29 +192,37 @@ class StreamConnection(asyncio.Protocol):
 
     def _read_chunked(self, now: float) -> None:
         buffer = self.buffer
-        payload = bytearray()
+        pieces: list[bytes] = []
         position = 0
         finished = False
+        length = len(buffer)
         while True:
             if self.chunk_state == "size":
                 end = buffer.find(b"\r\n", position)
                 if end < 0:
                     break
-                size_text = bytes(buffer[position:end]).split(b";", 1)[0].strip()
-                self.chunk_remaining = int(size_text, 16)
+                size = int(bytes(buffer[position:end]).split(b";", 1)[0], 16)
                 position = end + 2
-                self.chunk_state = "data" if self.chunk_remaining else "trailers"
+                if size == 0:
+                    self.chunk_state = "trailers"
+                elif length - position >= size + 2:
+                    # Fast path: the whole chunk and its CRLF are here.
+                    pieces.append(bytes(buffer[position : position + size]))
+                    position += size + 2
+                else:
+                    self.chunk_remaining = size
+                    self.chunk_state = "data"
             elif self.chunk_state == "data":
-                take = min(self.chunk_remaining, len(buffer) - position)
+                take = min(self.chunk_remaining, length - position)
                 if take == 0:
                     break
-                payload += buffer[position : position + take]
+                pieces.append(bytes(buffer[position : position + take]))
                 position += take
                 self.chunk_remaining -= take
                 if self.chunk_remaining == 0:
                     self.chunk_state = "data_crlf"
             elif self.chunk_state == "data_crlf":
-                if len(buffer) - position < 2:
+                if length - position < 2:
                     break
                 position += 2
                 self.chunk_state = "size"
@@ -220,8 +236,8 @@ class StreamConnection(asyncio.Protocol):
                     finished = True
                     break
         del buffer[:position]
-        if payload:
-            self._feed_sse(bytes(payload), now)
+        if pieces:
+            self._feed_sse(b"".join(pieces), now)
         if finished and not self.closed_on_purpose:
             self._finish_response(now)
 
@@ -238,34 +254,45 @@ class StreamConnection(asyncio.Protocol):
             return
         events = bytes(sse[:end])
         del sse[: end + 2]
-        state = self.state
-        for event in events.split(b"\n\n"):
-            for line in event.split(b"\n"):
-                if not line.startswith(b"data:"):
-                    continue
-                data = line[5:].strip()
-                if data == b"[DONE]":
-                    self.saw_done = True
-                    continue
-                if any(marker in data for marker in EMPTY_EVENT_MARKERS):
-                    continue
-                self._count_token(now, state)
-                if self.disconnect_after is not None and self.tokens >= self.disconnect_after:
-                    self._disconnect()
-                    return
+        tokens = 0
+        for line in events.split(b"\n"):
+            if line[:5] != b"data:":
+                continue
+            data = line[5:]
+            if data == b" [DONE]" or data == b"[DONE]":
+                self.saw_done = True
+            elif not EMPTY_EVENT_PATTERN.search(data):
+                tokens += 1
+        if tokens:
+            self._count_tokens(tokens, now)
 
-    def _count_token(self, now: float, state: RunState) -> None:
-        self.tokens += 1
+    def _count_tokens(self, count: int, now: float) -> None:
+        """Count `count` tokens that arrived in one read at `now`."""
+        state = self.state
+        if self.disconnect_after is not None:
+            count = min(count, self.disconnect_after - self.tokens)
         in_window = state.window_start <= now <= state.window_end
         if in_window:
-            state.tokens_in_window += 1
-        if self.tokens == 1:
+            state.tokens_in_window += count
+        first = self.tokens == 0
+        self.tokens += count
+        if first:
             self.first_token_at = now
-            if self.sent_at >= state.window_start and in_window:
+            # Requests sent in the window count even when their first token
+            # arrives during the drain after it.
+            if state.window_start <= self.sent_at <= state.window_end:
                 state.ttft.append(now - self.sent_at)
-        elif in_window and self.last_token_at >= state.window_start:
-            state.itl.append(now - self.last_token_at)
+            gaps_in_window = in_window
+        else:
+            gaps_in_window = in_window and self.last_token_at >= state.window_start
+            if gaps_in_window:
+                state.itl.append(now - self.last_token_at)
+        if gaps_in_window:
+            # Tokens after the first in one read arrived together: gaps of 0.
+            state.itl_zero_gaps += count - 1
         self.last_token_at = now
+        if self.disconnect_after is not None and self.tokens >= self.disconnect_after:
+            self._disconnect()
 
     def _disconnect(self) -> None:
         self.state.cancelled += 1
@@ -289,11 +316,27 @@ class StreamConnection(asyncio.Protocol):
             return
         self._send_next()
 
+    def awaiting_first_token(self) -> bool:
+        """Return whether a request sent in the window is still waiting for its first token."""
+        state = self.state
+        return bool(self.sent_at) and not self.first_token_at and state.window_start <= self.sent_at <= state.window_end
+
     def censored_wait(self, end: float) -> Optional[float]:
         """Return how long a request sent in the window has waited without a first token."""
-        if self.sent_at and not self.first_token_at and self.sent_at >= self.state.window_start:
+        if self.awaiting_first_token():
             return end - self.sent_at
         return None
+
+
+def percentile_with_zeros(sorted_values: list[float], zeros: int, fraction: float) -> Optional[float]:
+    """Return the nearest-rank percentile of `zeros` values of 0 followed by `sorted_values`."""
+    count = zeros + len(sorted_values)
+    if count == 0:
+        return None
+    rank = max(1, math.ceil(fraction * count))
+    if rank <= zeros:
+        return 0.0
+    return sorted_values[rank - zeros - 1]
 
 
 async def open_connection(state: RunState, disconnect_after: Optional[int]) -> None:
@@ -347,16 +390,27 @@ async def run(arguments: argparse.Namespace) -> dict:
         disconnect_after = arguments.disconnect_after if index < cancelling else None
         asyncio.ensure_future(open_connection(state, disconnect_after))
 
-    stop_at = state.window_end
-    remaining = stop_at - time.perf_counter()
+    remaining = state.window_end - time.perf_counter()
     try:
         await asyncio.wait_for(asyncio.shield(state.all_done), timeout=max(remaining, 0))
         end = state.last_completion or time.perf_counter()
     except asyncio.TimeoutError:
         end = state.window_end
+    state.sending_stopped = True
+
+    # Drain: give requests sent in the window time to get their first token,
+    # so that TTFT is not cut short for the requests sent last.
+    drain_end = time.perf_counter() + arguments.drain
+    while time.perf_counter() < drain_end and any(
+        connection.awaiting_first_token() for connection in state.open_connections
+    ):
+        await asyncio.sleep(0.01)
     state.stopping = True
 
-    censored = [wait for connection in state.open_connections if (wait := connection.censored_wait(end)) is not None]
+    drain_stopped = time.perf_counter()
+    censored = [
+        wait for connection in state.open_connections if (wait := connection.censored_wait(drain_stopped)) is not None
+    ]
     for connection in list(state.open_connections):
         connection.closed_on_purpose = True
         connection.transport.abort()
@@ -365,6 +419,7 @@ async def run(arguments: argparse.Namespace) -> dict:
     window = max(end - state.window_start, 1e-9)
     ttft = sorted(state.ttft + censored)
     itl = sorted(state.itl)
+    itl_samples = len(itl) + state.itl_zero_gaps
     ttft_p50 = percentile(ttft, 0.5)
     ttft_p99 = percentile(ttft, 0.99)
     longest_censored = max(censored, default=None)
@@ -388,9 +443,9 @@ async def run(arguments: argparse.Namespace) -> dict:
         "ttft_p99_lower_bound": lower_bound(ttft_p99),
         "ttft_samples": len(ttft),
         "ttft_censored": len(censored),
-        "itl_p50_ms": milliseconds(percentile(itl, 0.5)),
-        "itl_p99_ms": milliseconds(percentile(itl, 0.99)),
-        "itl_samples": len(itl),
+        "itl_p50_ms": milliseconds(percentile_with_zeros(itl, state.itl_zero_gaps, 0.5)),
+        "itl_p99_ms": milliseconds(percentile_with_zeros(itl, state.itl_zero_gaps, 0.99)),
+        "itl_samples": itl_samples,
         "requests_sent": state.requests_sent,
         "streams_total": state.streams_total,
         "cancelled": state.cancelled,
@@ -407,6 +462,12 @@ def parse_arguments(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", "-c", type=int, default=64, help="concurrent connections (default 64)")
     parser.add_argument("--duration", "-D", type=float, default=5.0, help="measured seconds after the warm-up (default 5)")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before measuring starts (default 1)")
+    parser.add_argument(
+        "--drain",
+        type=float,
+        default=5.0,
+        help="seconds after the window to wait for first tokens of requests sent in it (default 5)",
+    )
     parser.add_argument(
         "--requests", "-n", type=int, help="stop sending after this many requests in total (default: no limit)"
     )
