@@ -274,7 +274,7 @@ struct TokenizerPreTokenizerTests {
             var result: [String] = []
             var start = 0
             for end in wordEnds {
-                let range = scalars.byteOffsets[start]..<scalars.byteOffsets[end]
+                let range = scalars.byteOffset(start)..<scalars.byteOffset(end)
                 result.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self))
                 start = end
             }

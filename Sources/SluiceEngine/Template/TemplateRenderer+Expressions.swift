@@ -167,7 +167,11 @@ extension TemplateRenderer {
     // MARK: - Access
 
     /// Returns `object.name`: a dictionary method or key, a namespace attribute, a string method, or undefined.
-    func attribute(_ name: String, of object: TemplateValue, description: String) throws(ChatTemplateError) -> TemplateValue {
+    func attribute(
+        _ name: String,
+        of object: TemplateValue,
+        description: @autoclosure () -> String
+    ) throws(ChatTemplateError) -> TemplateValue {
         switch object {
         case .undefined(let undefinedName):
             throw ChatTemplateError(.undefined, "'\(undefinedName)' is undefined, so it has no attribute '\(name)'")
@@ -175,30 +179,34 @@ extension TemplateRenderer {
             if let method = Self.dictionaryMethod(name, of: dictionary) {
                 return .function(method)
             }
-            return dictionary[name] ?? .undefined(description)
+            return dictionary[name] ?? .undefined(description())
         case .namespace(let namespace):
-            return namespace.attributes[name] ?? .undefined(description)
+            return namespace.attributes[name] ?? .undefined(description())
         case .string(let text):
             if let method = Self.stringMethod(name, of: text) {
                 return .function(method)
             }
-            return .undefined(description)
+            return .undefined(description())
         default:
-            return .undefined(description)
+            return .undefined(description())
         }
     }
 
     /// Returns `object[index]`; a missing key or an index out of range gives undefined, as in Jinja.
-    func item(_ index: TemplateValue, of object: TemplateValue, description: String) throws(ChatTemplateError) -> TemplateValue {
+    func item(
+        _ index: TemplateValue,
+        of object: TemplateValue,
+        description: @autoclosure () -> String
+    ) throws(ChatTemplateError) -> TemplateValue {
         switch object {
         case .undefined(let undefinedName):
             throw ChatTemplateError(.undefined, "'\(undefinedName)' is undefined, so it cannot be indexed")
         case .list(let values):
-            guard let position = Self.resolveIndex(index, count: values.count) else { return .undefined(description) }
+            guard let position = Self.resolveIndex(index, count: values.count) else { return .undefined(description()) }
             return values[position]
         case .string(let text):
             let scalars = Array(text.unicodeScalars)
-            guard let position = Self.resolveIndex(index, count: scalars.count) else { return .undefined(description) }
+            guard let position = Self.resolveIndex(index, count: scalars.count) else { return .undefined(description()) }
             return .string(String(scalars[position]))
         case .dictionary(let dictionary):
             if let value = dictionary[index] {
@@ -207,11 +215,11 @@ extension TemplateRenderer {
             if case .string(let name) = index, let method = Self.dictionaryMethod(name, of: dictionary) {
                 return .function(method)
             }
-            return .undefined(description)
+            return .undefined(description())
         case .namespace(let namespace):
-            return namespace.attributes[index] ?? .undefined(description)
+            return namespace.attributes[index] ?? .undefined(description())
         default:
-            return .undefined(description)
+            return .undefined(description())
         }
     }
 
@@ -288,16 +296,20 @@ extension TemplateRenderer {
         return positions
     }
 
-    func call(_ callee: TemplateValue, _ arguments: TemplateArguments, description: String) throws(ChatTemplateError) -> TemplateValue {
+    func call(
+        _ callee: TemplateValue,
+        _ arguments: TemplateArguments,
+        description: @autoclosure () -> String
+    ) throws(ChatTemplateError) -> TemplateValue {
         switch callee {
         case .function(let function):
             return try function.body(arguments)
         case .macro(let macro):
             return try callMacro(macro, arguments)
         case .undefined:
-            throw ChatTemplateError(.undefined, "'\(description)' is undefined and cannot be called")
+            throw ChatTemplateError(.undefined, "'\(description())' is undefined and cannot be called")
         default:
-            throw ChatTemplateError(.invalidOperation, "a '\(callee.typeName)' value is not callable: \(description)")
+            throw ChatTemplateError(.invalidOperation, "a '\(callee.typeName)' value is not callable: \(description())")
         }
     }
 

@@ -6,14 +6,11 @@
 /// pairs, so a word of n bytes costs O(n log n) and long words without spaces
 /// stay cheap. Candidates that a merge has made stale stay in the heap and are
 /// skipped when they come out.
-struct BPEMerger {
-    /// The token id of each symbol. `Self.noToken` marks a byte the vocabulary
-    /// has no token for, and `Self.merged` marks a symbol joined into its left neighbour.
-    private var symbols: [Int32] = []
-    private var previous: [Int32] = []
-    private var next: [Int32] = []
-    private var heap: [Candidate] = []
-
+///
+/// The buffers are raw memory that grows to the longest word seen, because
+/// `Array` would check uniqueness on every write in this innermost loop. One
+/// merger serves one `encode` call on one thread.
+final class BPEMerger {
     static let noToken: Int32 = -1
     private static let merged: Int32 = -2
 
@@ -26,36 +23,58 @@ struct BPEMerger {
         var result: Int32
     }
 
-    /// Merges the word whose bytes' tokens are `byteTokens[bytes[range]]` and appends its token ids to `output`.
+    /// The token id of each symbol. `Self.noToken` marks a byte the vocabulary
+    /// has no token for, and `Self.merged` marks a symbol joined into its left neighbour.
+    private var symbols: UnsafeMutablePointer<Int32>
+    private var previous: UnsafeMutablePointer<Int32>
+    private var next: UnsafeMutablePointer<Int32>
+    /// Room for `capacity` symbols, and for three times as many heap candidates.
+    private var capacity = 0
+    private var heap: UnsafeMutablePointer<Candidate>
+    private var heapCount = 0
+
+    private let byteTokens: [Int32]
+    private let merges: MergeTable
+
+    init(byteTokens: [Int32], merges: MergeTable) {
+        self.byteTokens = byteTokens
+        self.merges = merges
+        capacity = 64
+        symbols = .allocate(capacity: capacity)
+        previous = .allocate(capacity: capacity)
+        next = .allocate(capacity: capacity)
+        heap = .allocate(capacity: capacity * 2)
+    }
+
+    deinit {
+        symbols.deallocate()
+        previous.deallocate()
+        next.deallocate()
+        heap.deallocate()
+    }
+
+    /// Merges the word `bytes[range]` and appends its token ids to `output`.
     ///
     /// Bytes without a token are dropped, as llama.cpp drops them.
-    mutating func encodeWord(
-        _ bytes: UnsafeBufferPointer<UInt8>,
-        range: Range<Int>,
-        byteTokens: [Int32],
-        merges: MergeTable,
-        output: inout [Int32]
-    ) {
-        if range.count == 1 {
+    func encodeWord(_ bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>, output: inout [Int32]) {
+        let count = range.count
+        if count == 1 {
             let token = byteTokens[Int(bytes[range.lowerBound])]
             if token != Self.noToken {
                 output.append(token)
             }
             return
         }
+        reserve(count)
 
-        symbols.removeAll(keepingCapacity: true)
-        previous.removeAll(keepingCapacity: true)
-        next.removeAll(keepingCapacity: true)
-        heap.removeAll(keepingCapacity: true)
-
-        for (position, byteIndex) in range.enumerated() {
-            symbols.append(byteTokens[Int(bytes[byteIndex])])
-            previous.append(Int32(position - 1))
-            next.append(position + 1 < range.count ? Int32(position + 1) : -1)
+        for position in 0..<count {
+            symbols[position] = byteTokens[Int(bytes[range.lowerBound + position])]
+            previous[position] = Int32(position - 1)
+            next[position] = position + 1 < count ? Int32(position + 1) : -1
         }
-        for position in 0..<(symbols.count - 1) {
-            pushCandidate(left: position, right: position + 1, merges: merges)
+        heapCount = 0
+        for position in 0..<(count - 1) {
+            pushCandidate(left: position, right: position + 1)
         }
 
         while let candidate = popCandidate() {
@@ -69,18 +88,18 @@ struct BPEMerger {
 
             symbols[left] = candidate.result
             symbols[right] = Self.merged
-            let afterRight = next[right]
-            next[left] = afterRight
+            let afterRight = Int(next[right])
+            next[left] = Int32(afterRight)
             if afterRight >= 0 {
-                previous[Int(afterRight)] = Int32(left)
+                previous[afterRight] = Int32(left)
             }
 
             let beforeLeft = Int(previous[left])
             if beforeLeft >= 0 {
-                pushCandidate(left: beforeLeft, right: left, merges: merges)
+                pushCandidate(left: beforeLeft, right: left)
             }
             if afterRight >= 0 {
-                pushCandidate(left: left, right: Int(afterRight), merges: merges)
+                pushCandidate(left: left, right: afterRight)
             }
         }
 
@@ -94,7 +113,24 @@ struct BPEMerger {
         }
     }
 
-    private mutating func pushCandidate(left: Int, right: Int, merges: MergeTable) {
+    /// Grows the buffers to hold a word of `count` bytes.
+    ///
+    /// A word starts with `count - 1` candidates and each of its at most
+    /// `count - 1` merges pushes two more, so the heap needs room for `3 * count`.
+    private func reserve(_ count: Int) {
+        guard count > capacity else { return }
+        symbols.deallocate()
+        previous.deallocate()
+        next.deallocate()
+        heap.deallocate()
+        capacity = max(count, capacity * 2)
+        symbols = .allocate(capacity: capacity)
+        previous = .allocate(capacity: capacity)
+        next = .allocate(capacity: capacity)
+        heap = .allocate(capacity: capacity * 3)
+    }
+
+    private func pushCandidate(left: Int, right: Int) {
         let leftToken = symbols[left]
         let rightToken = symbols[right]
         guard leftToken >= 0, rightToken >= 0, let merge = merges.merge(leftToken, rightToken) else {
@@ -107,35 +143,36 @@ struct BPEMerger {
             result: merge.result
         )
 
-        heap.append(candidate)
-        var child = heap.count - 1
+        var child = heapCount
+        heapCount += 1
         while child > 0 {
             let parent = (child - 1) / 2
-            guard heap[child].order < heap[parent].order else { break }
-            heap.swapAt(child, parent)
+            guard candidate.order < heap[parent].order else { break }
+            heap[child] = heap[parent]
             child = parent
         }
+        heap[child] = candidate
     }
 
-    private mutating func popCandidate() -> Candidate? {
-        guard let last = heap.popLast() else { return nil }
-        guard !heap.isEmpty else { return last }
-
+    private func popCandidate() -> Candidate? {
+        guard heapCount > 0 else { return nil }
         let top = heap[0]
-        heap[0] = last
+        heapCount -= 1
+        guard heapCount > 0 else { return top }
+
+        let last = heap[heapCount]
         var parent = 0
         while true {
-            let leftChild = 2 * parent + 1
-            guard leftChild < heap.count else { break }
-            var smallest = leftChild
-            let rightChild = leftChild + 1
-            if rightChild < heap.count && heap[rightChild].order < heap[leftChild].order {
-                smallest = rightChild
+            var smallest = 2 * parent + 1
+            guard smallest < heapCount else { break }
+            if smallest + 1 < heapCount && heap[smallest + 1].order < heap[smallest].order {
+                smallest += 1
             }
-            guard heap[smallest].order < heap[parent].order else { break }
-            heap.swapAt(smallest, parent)
+            guard heap[smallest].order < last.order else { break }
+            heap[parent] = heap[smallest]
             parent = smallest
         }
+        heap[parent] = last
         return top
     }
 }

@@ -24,7 +24,7 @@ extension BPETokenizer {
 
         var scalars = ScalarBuffer()
         var wordEnds: [Int] = []
-        var merger = BPEMerger()
+        let merger = BPEMerger(byteTokens: byteTokens, merges: merges)
 
         for fragment in partition(bytes, parseSpecialTokens: parseSpecialTokens) {
             switch fragment {
@@ -38,8 +38,8 @@ extension BPETokenizer {
 
                 var wordStart = 0
                 for wordEnd in wordEnds {
-                    let byteRange = scalars.byteOffsets[wordStart]..<scalars.byteOffsets[wordEnd]
-                    merger.encodeWord(bytes, range: byteRange, byteTokens: byteTokens, merges: merges, output: &output)
+                    let byteRange = scalars.byteOffset(wordStart)..<scalars.byteOffset(wordEnd)
+                    merger.encodeWord(bytes, range: byteRange, output: &output)
                     wordStart = wordEnd
                 }
             }
@@ -60,7 +60,13 @@ extension BPETokenizer {
     /// where two special tokens overlap in the text, the longer one wins.
     func partition(_ bytes: UnsafeBufferPointer<UInt8>, parseSpecialTokens: Bool) -> [Fragment] {
         var fragments: [Fragment] = bytes.isEmpty ? [] : [.text(0..<bytes.count)]
-        guard bytes.contains(where: { specialLeadBytes[Int($0)] }) else {
+        let mayContainSpecial = specialLeadBytes.withUnsafeBufferPointer { leadBytes in
+            for byte in bytes where leadBytes[Int(byte)] {
+                return true
+            }
+            return false
+        }
+        guard mayContainSpecial else {
             return fragments
         }
 

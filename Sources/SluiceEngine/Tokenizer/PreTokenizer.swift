@@ -53,7 +53,7 @@ enum PreTokenizer: Sendable, Equatable {
 
         case .gpt2SingleDigits:
             var start = 0
-            for index in 0..<scalars.count where scalars.classes[index] == .number {
+            for index in 0..<scalars.count where scalars.scalars[index].scalarClass == .number {
                 Self.splitGPT2(scalars, from: start, to: index, wordEnds: &wordEnds)
                 wordEnds.append(index + 1)
                 start = index + 1
@@ -68,23 +68,22 @@ enum PreTokenizer: Sendable, Equatable {
     /// run on the range alone: the look-ahead in `\s+(?!\S)` treats `end` as the
     /// end of the text.
     private static func splitGPT2(_ scalars: ScalarBuffer, from start: Int, to end: Int, wordEnds: inout [Int]) {
-        let values = scalars.values
-        let classes = scalars.classes
+        let scalars = scalars.scalars
         var position = start
 
         while position < end {
-            let value = values[position]
+            let value = scalars[position].value
 
             // 's 't 're 've 'm 'll 'd, lowercase only, as in GPT-2.
             if value == apostrophe, position + 1 < end {
-                let second = values[position + 1]
+                let second = scalars[position + 1].value
                 if second == 0x73 || second == 0x74 || second == 0x6D || second == 0x64 {  // s t m d
                     position += 2
                     wordEnds.append(position)
                     continue
                 }
                 if position + 2 < end {
-                    let third = values[position + 2]
+                    let third = scalars[position + 2].value
                     let isContraction =
                         (second == 0x72 && third == 0x65)  // re
                         || (second == 0x76 && third == 0x65)  // ve
@@ -101,11 +100,11 @@ enum PreTokenizer: Sendable, Equatable {
             // numbers or other symbols that follows it.
             let runStart = value == space && position + 1 < end ? position + 1 : position
             let runClass: ScalarClass? =
-                value == space && position + 1 >= end ? nil : classes[runStart]
+                value == space && position + 1 >= end ? nil : scalars[runStart].scalarClass
 
             if let runClass, runClass != .whitespace {
                 var runEnd = runStart + 1
-                while runEnd < end && classes[runEnd] == runClass {
+                while runEnd < end && scalars[runEnd].scalarClass == runClass {
                     runEnd += 1
                 }
                 position = runEnd
@@ -116,7 +115,7 @@ enum PreTokenizer: Sendable, Equatable {
             // Whitespace: `\s+(?!\S)` leaves the last whitespace scalar of a run
             // that a non-space follows to start the next word; `\s+` takes the rest.
             var whitespaceEnd = position
-            while whitespaceEnd < end && classes[whitespaceEnd] == .whitespace {
+            while whitespaceEnd < end && scalars[whitespaceEnd].scalarClass == .whitespace {
                 whitespaceEnd += 1
             }
             let runLength = whitespaceEnd - position
@@ -182,18 +181,29 @@ enum ScalarClass: UInt8, Sendable {
 /// One buffer is reused for every piece of a text, so that encoding allocates
 /// only when a piece is longer than any before it.
 struct ScalarBuffer {
-    private(set) var values: [UInt32] = []
-    private(set) var classes: [ScalarClass] = []
-    /// The UTF-8 offset of each scalar in the source bytes, plus one entry for the end offset.
-    private(set) var byteOffsets: [Int] = []
+    struct Scalar {
+        var value: UInt32
+        var scalarClass: ScalarClass
+        /// The offset of the scalar's first byte in the source bytes.
+        var byteOffset: Int
+    }
 
-    var count: Int { values.count }
+    private(set) var scalars: [Scalar] = []
+    /// The offset just past the last byte of the piece in the source bytes.
+    private(set) var endOffset = 0
+
+    var count: Int { scalars.count }
+
+    /// Returns the UTF-8 offset in the source bytes where scalar `index` starts, or the end offset for `count`.
+    func byteOffset(_ index: Int) -> Int {
+        index < scalars.count ? scalars[index].byteOffset : endOffset
+    }
 
     /// Replaces the contents with the scalars of `bytes[range]`, which must be valid UTF-8.
     mutating func load(_ bytes: UnsafeBufferPointer<UInt8>, range: Range<Int>) {
-        values.removeAll(keepingCapacity: true)
-        classes.removeAll(keepingCapacity: true)
-        byteOffsets.removeAll(keepingCapacity: true)
+        scalars.removeAll(keepingCapacity: true)
+        scalars.reserveCapacity(range.count)
+        endOffset = range.upperBound
 
         var index = range.lowerBound
         while index < range.upperBound {
@@ -215,11 +225,8 @@ struct ScalarBuffer {
                     | UInt32(bytes[index + 2] & 0x3F) << 6 | UInt32(bytes[index + 3] & 0x3F)
                 length = 4
             }
-            values.append(value)
-            classes.append(ScalarClass(value))
-            byteOffsets.append(index)
+            scalars.append(Scalar(value: value, scalarClass: ScalarClass(value), byteOffset: index))
             index += length
         }
-        byteOffsets.append(range.upperBound)
     }
 }
