@@ -73,7 +73,7 @@ W6_DISCONNECT_FRACTION=0.5
 # W4: chat streams, every prompt processed (cache_prompt false for
 # llama-server), exactly 64 tokens each (ignore_eos). Each level sends
 # max(4, 2 x streams) requests.
-W4_STREAMS=(1 4 8 16)
+read -r -a W4_STREAMS <<<"${BENCH_W4_STREAMS:-1 4 8 16}"
 W4_MAX_SECONDS=180
 W4_BODY='{"model":"smollm2","messages":[{"role":"user","content":"Write a short story about a lighthouse keeper who finds a message in a bottle on a stormy night. Describe the sea, the light and what the message says."}],"max_tokens":64,"temperature":0,"stream":true,"cache_prompt":false,"ignore_eos":true}'
 LLAMA_SERVER_FLAGS=(-np 16 -c 16384 --cont-batching -t 2)
@@ -83,7 +83,7 @@ W6_METRIC_CANCELLATIONS=sluice_cancellations_total
 W6_METRIC_RELEASE_SECONDS=sluice_cancellation_release_seconds
 W6_METRIC_DISCARDED_TOKENS=sluice_discarded_tokens_total
 W6_METRIC_STEP_SECONDS=sluice_worker_step_seconds
-W6_METRIC_BATCH_SIZE=sluice_batch_size
+W6_METRIC_GENERATED_TOKENS=sluice_generated_tokens_total
 
 # --- Command lines ---
 
@@ -401,7 +401,7 @@ workload_w6() {
     record_parameters "clients=$W3_CLIENTS" "duration=$W3_DURATION" "warmup=$W3_WARMUP" \
         "disconnect_after=$W6_DISCONNECT_AFTER" "disconnect_fraction=$W6_DISCONNECT_FRACTION"
     printf '%s\n' "$W6_METRIC_CANCELLATIONS" "$W6_METRIC_RELEASE_SECONDS" "$W6_METRIC_DISCARDED_TOKENS" \
-        "$W6_METRIC_STEP_SECONDS" "$W6_METRIC_BATCH_SIZE" >"$run_dir/metric-names"
+        "$W6_METRIC_STEP_SECONDS" "$W6_METRIC_GENERATED_TOKENS" >"$run_dir/metric-names"
     sluice_command "$SLUICE_PORT" "${SLUICE_FLAGS_BATCHING[@]}"
     start_frozen sluice "http://$HOST:$SLUICE_PORT/healthz" 60 "${server_command[@]}"
     thaw sluice

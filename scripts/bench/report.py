@@ -449,7 +449,7 @@ def section_w6(directory: str) -> str:
     names = read_text(os.path.join(directory, "metric-names")).splitlines()
     if len(names) < 5:
         return "## W6: cancellation\n\nNo results."
-    cancellations_name, release_name, discarded_name, step_name, _ = names[:5]
+    cancellations_name, release_name, discarded_name, step_name, generated_name = names[:5]
 
     rows = []
     discarded_per_cancel: list[Optional[float]] = []
@@ -462,6 +462,9 @@ def section_w6(directory: str) -> str:
         release_count, release_sum, release_buckets = histogram_delta(before, after, release_name)
         step_count, step_sum, _ = histogram_delta(before, after, step_name)
         discarded = metric_total(after, discarded_name) - metric_total(before, discarded_name)
+        generated = metric_total(after, generated_name) - metric_total(before, generated_name)
+        # Every sequence in a step gets one token, kept or discarded.
+        mean_batch = (generated + discarded) / step_count if step_count else None
         release_p50 = histogram_quantile_bound(release_buckets, release_count, 0.5)
         release_p99 = histogram_quantile_bound(release_buckets, release_count, 0.99)
         step_mean_ms = step_sum / step_count * 1000 if step_count else None
@@ -473,12 +476,12 @@ def section_w6(directory: str) -> str:
             milliseconds(release_sum / release_count * 1000) if release_count else "n/a",
             "≤ " + milliseconds(release_p50 * 1000) if release_p50 is not None else "n/a",
             "≤ " + milliseconds(release_p99 * 1000) if release_p99 is not None else "n/a",
-            milliseconds(step_mean_ms), number(discarded), number(result.get("tokens_per_s")),
+            milliseconds(step_mean_ms), number(mean_batch, 1), number(discarded), number(result.get("tokens_per_s")),
         ])
 
     header = [
         "round", "client disconnects", "cancellations", "release mean", "release p50", "release p99",
-        "mean step", "tokens computed after cancellation", "tokens/s delivered",
+        "mean step", "mean batch", "tokens computed after cancellation", "tokens/s delivered",
     ]
 
     per_cancellation = median(discarded_per_cancel)
