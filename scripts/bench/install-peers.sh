@@ -28,6 +28,19 @@ peer_requirements=(
 
 log() { echo "install-peers: $*"; }
 
+# Runs a command with its output hidden, and shows that output if it fails.
+quietly() {
+    local output
+    output="$(mktemp)"
+    if ! "$@" >"$output" 2>&1; then
+        cat "$output" >&2
+        rm -f "$output"
+        echo "install-peers: error: failed: $*" >&2
+        return 1
+    fi
+    rm -f "$output"
+}
+
 # One install at a time: a second run waits here, then finds the stamps.
 mkdir -p .cache
 exec 9>.cache/bench-install.lock
@@ -73,8 +86,10 @@ fi
 
 # llama-cpp-python from its source package, unpacked under .cache/ so that
 # the CMake build tree (kept in $llama_build) still has its sources when
-# llama-server is added to it below.
-llama_flags=(-DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF)
+# llama-server is added to it below. The last three flags undo what that
+# step leaves in the CMake cache, should the wheel be built again.
+llama_flags=(-DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+    -DLLAVA_BUILD=ON -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF)
 llama_stamp="$venv/.llama-cpp-python.sha256"
 llama_wanted="$(printf '%s\n' "$llama_version" "${llama_flags[@]}" | sha256sum | cut -d' ' -f1)"
 if [[ ! -f "$llama_stamp" || "$(cat "$llama_stamp")" != "$llama_wanted" ]]; then
@@ -96,16 +111,21 @@ if [[ ! -f "$llama_stamp" || "$(cat "$llama_stamp")" != "$llama_wanted" ]]; then
 fi
 
 # llama.cpp's C++ server: the same build tree, reconfigured with the tools,
-# so only the server's own sources compile. The embedded web UI is left out
+# so only the server's own sources compile. llama.cpp's tools add the mtmd
+# library themselves, and CMake rejects a second add_subdirectory of it into
+# the same folder, so llama-cpp-python's own (LLAVA_BUILD) is switched off
+# for this step and on again after it. The embedded web UI is left out
 # because its assets would have to be downloaded.
 server_binary="$llama_build/bin/llama-server"
 bench_binary="$llama_build/bin/llama-bench"
 if [[ ! -x "$server_binary" || ! -x "$bench_binary" ]]; then
     log "building llama-server and llama-bench in $llama_build"
-    cmake -S "$llama_src" -B "$llama_build" >/dev/null \
-        -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON \
+    quietly cmake -S "$llama_src" -B "$llama_build" -Wno-dev \
+        -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON \
         -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF
-    cmake --build "$llama_build" --target llama-server llama-bench -j "$jobs" >/dev/null
+    quietly cmake --build "$llama_build" --target llama-server llama-bench -j "$jobs"
+    quietly cmake -S "$llama_src" -B "$llama_build" -Wno-dev \
+        -DLLAVA_BUILD=ON -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
     for binary in "$server_binary" "$bench_binary"; do
         if [[ ! -x "$binary" ]]; then
             echo "install-peers: error: the build finished but $binary is missing" >&2
