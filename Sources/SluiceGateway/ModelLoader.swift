@@ -15,7 +15,7 @@ enum ModelLoader {
                 message: "The model file \(path) does not exist or is not readable. Run `make serve` (or "
                     + "scripts/bootstrap.sh) to download the default model, or pass --model PATH.")
         }
-        let progress = LoadProgress(steps: 3 + options.workerCount)
+        let progress = LoadProgress(steps: 2 + options.workerCount)
         let started = ContinuousClock.now
 
         progress.advance("reading GGUF metadata and tensor index")
@@ -23,7 +23,7 @@ enum ModelLoader {
         progress.advance("checking and mapping weights")
         let model = try LlamaModel(file: file)
         let config = model.config
-        let name = options.modelName ?? defaultModelName(file: file, path: path)
+        let name = options.modelName ?? defaultModelName(path: path)
 
         var engineOptions = EngineOptions(threads: options.engineThreads)
         engineOptions.kvBudgetTokens = options.kvBudgetTokens
@@ -50,11 +50,11 @@ enum ModelLoader {
         return workers
     }
 
-    /// The name clients send: the GGUF's `general.name` without spaces, else the file name without its quantization suffix.
-    static func defaultModelName(file: GGUFFile, path: String) -> String {
-        if let name = file.metadata["general.name"]?.string, !name.isEmpty {
-            return name.split(separator: " ").joined(separator: "-")
-        }
+    /// The name clients send: the file name without `.gguf` and its quantization
+    /// suffix (`SmolLM2-135M-Instruct.Q4_1.gguf` is `SmolLM2-135M-Instruct`).
+    /// File names carry the published model name more reliably than the
+    /// GGUF's `general.name`, which converters often fill with a training-run label.
+    static func defaultModelName(path: String) -> String {
         var stem = String(path.split(separator: "/").last ?? Substring(path))
         if stem.hasSuffix(".gguf") { stem.removeLast(5) }
         if let dot = stem.lastIndex(of: ".") { stem = String(stem[..<dot]) }
