@@ -74,8 +74,8 @@ W6_DISCONNECT_FRACTION=0.5
 # llama-server), exactly 64 tokens each (ignore_eos). Each level sends
 # max(4, 2 x streams) requests.
 read -r -a W4_STREAMS <<<"${BENCH_W4_STREAMS:-1 4 8 16}"
-W4_MAX_SECONDS=180
-W4_BODY='{"model":"smollm2","messages":[{"role":"user","content":"Write a short story about a lighthouse keeper who finds a message in a bottle on a stormy night. Describe the sea, the light and what the message says."}],"max_tokens":64,"temperature":0,"stream":true,"cache_prompt":false,"ignore_eos":true}'
+W4_MAX_SECONDS=120
+W4_BODY='{"model":"smollm2","messages":[{"role":"user","content":"Write a short story about a lighthouse keeper who finds a message in a bottle on a stormy night. Say what it says."}],"max_tokens":64,"temperature":0,"stream":true,"cache_prompt":false,"ignore_eos":true}'
 LLAMA_SERVER_FLAGS=(-np 16 -c 16384 --cont-batching -t 2)
 
 # W6 reads these Prometheus metrics from Sluice's /metrics before and after.
@@ -279,6 +279,7 @@ begin_workload() { # WORKLOAD
 end_workload() {
     stop_all_servers
     date -u +%Y-%m-%dT%H:%M:%SZ >"$run_dir/finished"
+    cat /proc/loadavg >"$run_dir/loadavg-end"
 }
 
 # Starts a server, waits until it is ready, and freezes it until its round.

@@ -205,8 +205,21 @@ def versions(sluice: str, llama_server: str) -> list[str]:
 def run_header(directory: str) -> str:
     started = read_text(os.path.join(directory, "started"), "unknown time")
     revision = read_text(os.path.join(directory, "sluice-revision"), "unknown")
-    load = read_text(os.path.join(directory, "loadavg-start"), "unknown").split(" ")[:3]
-    return f"Run started {started}, Sluice at {revision}, load average at the start {' '.join(load)}."
+    load_start = read_text(os.path.join(directory, "loadavg-start"), "").split(" ")[:3]
+    load_end = read_text(os.path.join(directory, "loadavg-end"), "").split(" ")[:3]
+    header = (
+        f"Run started {started} with Sluice at {revision}. 1, 5 and 15-minute load averages: "
+        f"{' '.join(load_start) or 'unknown'} at the start, {' '.join(load_end) or 'unknown'} at the end."
+    )
+    busiest = max((float(value) for value in load_start[:1] + load_end[:1] if value), default=0.0)
+    cores = os.cpu_count() or 1
+    if busiest > cores:
+        header += (
+            f" The machine was busy (a 1-minute load average of {busiest:.1f} on {cores} cores): other "
+            "processes took CPU time during the measurements, so these figures are not comparable with a "
+            "quiet run."
+        )
+    return header
 
 
 def commands_block(directory: str) -> str:
@@ -521,15 +534,20 @@ def section_w4(directory: str) -> str:
         for path in glob.glob(os.path.join(directory, server, "streams*-round*.json"))
         if (match := re.search(r"streams(\d+)-round", path))
     })
-    rows = []
     tokens_at: dict[tuple[str, int], Optional[float]] = {}
+    for streams in streams_levels:
+        for server in servers:
+            results = rounds(os.path.join(directory, server), f"streams{streams}-round*.json")
+            if results:
+                tokens_at[(server, streams)] = median_of(results, "tokens_per_s")
+
+    rows = []
     for streams in streams_levels:
         for server in servers:
             results = rounds(os.path.join(directory, server), f"streams{streams}-round*.json")
             if not results:
                 continue
-            tokens = median_of(results, "tokens_per_s")
-            tokens_at[(server, streams)] = tokens
+            tokens = tokens_at[(server, streams)]
             rows.append([
                 str(streams), title(server), str(len(results)), number(tokens, 1),
                 milliseconds(median_of(results, "ttft_p50_ms")), milliseconds(median_of(results, "ttft_p99_ms")),
