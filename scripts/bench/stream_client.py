@@ -43,7 +43,7 @@ from urllib.parse import urlsplit
 
 from benchstats import percentile
 
-# Events with these byte strings carry no token text: OpenAI's finish chunk of
+# Events that match this pattern carry no token text: OpenAI's finish chunk of
 # a completion ("text":""), chat role and finish chunks ("content":"",
 # "content":null, "delta":{}) and usage-only chunks ("choices":[]).
 EMPTY_EVENT_PATTERN = re.compile(rb'"text":""|"content":""|"content":null|"delta":\{\}|"choices":\[\]')
