@@ -31,7 +31,7 @@ enum TestResources {
         var description: String
     }
 
-    /// Opens the test model. When it is missing, throws an error that tells how to download it.
+    /// Opens the test model. When it is missing, throws an error that explains how to download it.
     static func openModelFile() throws -> GGUFFile {
         let path = modelPath
         guard FileManager.default.fileExists(atPath: path) else {
