@@ -292,14 +292,19 @@ public final class Scheduler: Sendable {
     /// Hands each executor its sink calls of this step in one task.
     private func deliver(_ calls: [SinkCall]) {
         guard !calls.isEmpty else { return }
-        var batches: [ObjectIdentifier: (executor: any EventExecutor, calls: [SinkCall])] = [:]
+        // Event loops are few, so a linear search beats hashing.
+        var batches: [(executor: any EventExecutor, calls: [SinkCall])] = []
         var ended = 0
         for call in calls {
             let executor = call.sink.executor
-            batches[ObjectIdentifier(executor), default: (executor, [])].calls.append(call)
+            if let index = batches.firstIndex(where: { $0.executor === executor }) {
+                batches[index].calls.append(call)
+            } else {
+                batches.append((executor, [call]))
+            }
             if case .tokens = call {} else { ended += 1 }
         }
-        for (_, batch) in batches {
+        for batch in batches {
             let calls = SinkCallBatch(batch.calls)
             batch.executor.execute {
                 calls.run()

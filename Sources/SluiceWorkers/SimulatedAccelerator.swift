@@ -32,7 +32,13 @@ public final class SimulatedAccelerator: Worker {
     public let tokenizer: any ModelTokenizer = WhitespaceTokenizer()
 
     private let thread = StepThread()
-    /// Generated-token counts of running sequences; touched only on `thread`.
+    /// Whether steps cost no time, so `submit` runs them on the caller's
+    /// thread: a step that does not sleep cannot hold up the scheduler, and
+    /// skipping the hand-off to `thread` and back keeps a zero-cost benchmark
+    /// measuring the gateway rather than thread wake-ups.
+    private let runsInline: Bool
+    /// Generated-token counts of running sequences; touched only on `thread`
+    /// (or, when `runsInline`, only by the one scheduler thread that submits).
     private nonisolated(unsafe) var running: [SequenceID: Int] = [:]
     private nonisolated(unsafe) var order: [SequenceID] = []
 
@@ -42,9 +48,14 @@ public final class SimulatedAccelerator: Worker {
         capacity = WorkerCapacity(
             maxBatchSize: options.maxBatchSize, kvBudgetTokens: options.kvBudgetTokens,
             maxSequenceTokens: options.maxSequenceTokens)
+        runsInline = options.stepBase == .zero && options.stepPerSequence == .zero
     }
 
     public func submit(_ plan: StepPlan, completion: @escaping @Sendable (Result<StepResult, GatewayError>) -> Void) {
+        if runsInline {
+            completion(.success(runStep(plan)))
+            return
+        }
         thread.run { [self] in
             completion(.success(runStep(plan)))
         }
@@ -109,13 +120,29 @@ public struct WhitespaceTokenizer: ModelTokenizer {
     public init() {}
 
     public func encode(_ text: String) -> [Int32] {
-        text.split(whereSeparator: { $0.isWhitespace }).map { word in
-            if let index = Self.words.firstIndex(of: String(word)) { return Int32(index) }
-            // FNV-1a keeps ids of unknown words stable across runs.
-            var hash: UInt32 = 2_166_136_261
-            for byte in word.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
-            return Int32(Self.words.count) + Int32(hash % UInt32(Self.vocabularySize - Int32(Self.words.count)))
+        var ids: [Int32] = []
+        var word: [UInt8] = []
+        for scalar in text.unicodeScalars {
+            if scalar.properties.isWhitespace {
+                if !word.isEmpty { ids.append(Self.id(ofWord: word)) }
+                word.removeAll(keepingCapacity: true)
+            } else {
+                UTF8.encode(scalar) { word.append($0) }
+            }
         }
+        if !word.isEmpty { ids.append(Self.id(ofWord: word)) }
+        return ids
+    }
+
+    private static let wordIDs: [[UInt8]: Int32] = Dictionary(
+        uniqueKeysWithValues: words.enumerated().map { (Array($0.element.utf8), Int32($0.offset)) })
+
+    private static func id(ofWord word: [UInt8]) -> Int32 {
+        if let known = wordIDs[word] { return known }
+        // FNV-1a keeps ids of unknown words stable across runs.
+        var hash: UInt32 = 2_166_136_261
+        for byte in word { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return Int32(words.count) + Int32(hash % UInt32(vocabularySize - Int32(words.count)))
     }
 
     public func renderChat(_ messages: [ChatMessage]) throws -> String {
