@@ -15,7 +15,7 @@ struct ThreadPoolTests {
     @Test("every task runs once", arguments: [1, 2, 4])
     func everyTaskRunsOnce(threads: Int) throws {
         let pool = try ThreadPool(threads: threads, spinMicroseconds: 20)
-        for taskCount in [0, 1, 3, 100, 1000] {
+        for taskCount in [0, 1, 3, 100, 1000, 1_100_000] {
             let counters = Counters(count: max(taskCount, 1))
             let context = Unmanaged.passUnretained(counters).toOpaque()
             sk_pool_run(pool.pool, { context, task, thread in

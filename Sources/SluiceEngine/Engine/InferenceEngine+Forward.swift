@@ -158,8 +158,15 @@ extension InferenceEngine {
         _ first: Projection, _ second: Projection? = nil, _ third: Projection? = nil
     ) {
         var quantizedCount = 0
-        for projection in [first, second, third] {
-            guard let projection else { continue }
+        for index in 0..<3 {
+            // A switch instead of an array of the three keeps this per-layer call free of allocations.
+            let candidate: Projection?
+            switch index {
+            case 0: candidate = first
+            case 1: candidate = second
+            default: candidate = third
+            }
+            guard let projection = candidate else { continue }
             switch projection.matrix.storage {
             case .quantized(let type, let rowBytes, let base):
                 buffers.matrices[quantizedCount] = sk_qmatrix(
