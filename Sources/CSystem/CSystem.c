@@ -50,7 +50,12 @@ static void write_signal_number(int signal_number) {
     unsigned char byte = (unsigned char)signal_number;
     // A full pipe drops the byte, which is harmless: one pending byte is
     // enough to wake the reader, and repeated signals mean the same thing.
-    ssize_t ignored = write(signal_pipe_fd, &byte, 1);
+    int fd = signal_pipe_fd;
+    if (fd < 0) {
+        errno = saved_errno;
+        return;
+    }
+    ssize_t ignored = write(fd, &byte, 1);
     (void)ignored;
     errno = saved_errno;
 }
@@ -66,6 +71,9 @@ int csystem_install_signal_pipe(int signal_number, int fd) {
 }
 
 int csystem_restore_default_signal(int signal_number) {
+    // Signals still installed drop their bytes from now on, so none can reach
+    // a descriptor number that the pipe's owner closes and the system reuses.
+    signal_pipe_fd = -1;
     struct sigaction action;
     memset(&action, 0, sizeof(action));
     action.sa_handler = SIG_DFL;

@@ -72,8 +72,10 @@ public final class Connection {
     private var lingerTimer: TimerHandle?
     private var discardedBytes = 0
 
-    /// Called once after the descriptor is closed; servers use it to track
-    /// their open connections.
+    /// Called once when the connection stops serving: when it starts
+    /// lingering after `close()`, or when the descriptor closes, whichever
+    /// comes first. Servers use it to track open connections, so a graceful
+    /// shutdown does not wait for peers that keep lingering connections open.
     var closeObserver: ((Connection) -> Void)?
     /// Position in the owning server's connection list.
     var serverSlot = -1
@@ -300,6 +302,13 @@ public final class Connection {
             self?.lingerTimer = nil
             self?.finalClose(nil)
         }
+        notifyCloseObserver()
+    }
+
+    private func notifyCloseObserver() {
+        let observer = closeObserver
+        closeObserver = nil
+        observer?(self)
     }
 
     private func finalClose(_ error: ConnectionError?) {
@@ -314,9 +323,7 @@ public final class Connection {
         output.removeAll(pool: eventLoop.chunkPool)
 
         handler.connectionDidClose(self, error: error)
-        let observer = closeObserver
-        closeObserver = nil
-        observer?(self)
+        notifyCloseObserver()
     }
 
     private func updateRegisteredEvents() {

@@ -16,10 +16,12 @@ public enum SelectedProtocol: Sendable, Equatable {
 ///
 /// It decides as soon as the bytes tell the protocols apart: usually at the
 /// first byte, and at most after the 24 bytes of the HTTP/2 preface. When
-/// `makeHandler` returns nil (a protocol this server does not serve), the
-/// connection is closed.
+/// `makeHandler` returns nil (a protocol this server does not serve), or no
+/// decision comes within `timeout`, the connection is closed.
 public final class ProtocolSelector: ConnectionHandler {
     private let makeHandler: (SelectedProtocol) -> (any ConnectionHandler)?
+    private let timeout: Duration?
+    private var timer: TimerHandle?
     private var pending: [UInt8] = []
 
     /// The HTTP/2 client connection preface (RFC 9113, section 3.4).
@@ -27,10 +29,24 @@ public final class ProtocolSelector: ConnectionHandler {
     /// First byte of a TLS record carrying a handshake message (a ClientHello here).
     public static let tlsHandshakeByte: UInt8 = 0x16
 
-    /// - Parameter makeHandler: returns the handler for the selected protocol,
-    ///   or nil to close the connection; called on the connection's loop.
-    public init(makeHandler: @escaping (SelectedProtocol) -> (any ConnectionHandler)?) {
+    /// - Parameters:
+    ///   - timeout: how long a new connection may stay silent (or send only
+    ///     part of the HTTP/2 preface) before it is closed; nil waits forever.
+    ///   - makeHandler: returns the handler for the selected protocol, or nil
+    ///     to close the connection; called on the connection's loop.
+    public init(
+        timeout: Duration? = nil, makeHandler: @escaping (SelectedProtocol) -> (any ConnectionHandler)?
+    ) {
+        self.timeout = timeout
         self.makeHandler = makeHandler
+    }
+
+    public func handlerAdded(to connection: Connection) {
+        guard let timeout else { return }
+        timer = connection.eventLoop.scheduleTimer(after: timeout) { [weak self, weak connection] in
+            self?.timer = nil
+            connection?.close()
+        }
     }
 
     /// Returns the protocol `bytes` announce, or nil while they are a strict
@@ -64,9 +80,19 @@ public final class ProtocolSelector: ConnectionHandler {
         }
     }
 
-    public func connectionDidClose(_ connection: Connection, error: ConnectionError?) {}
+    public func connectionDidClose(_ connection: Connection, error: ConnectionError?) {
+        cancelTimer(on: connection)
+    }
+
+    private func cancelTimer(on connection: Connection) {
+        if let timer {
+            connection.eventLoop.cancelTimer(timer)
+        }
+        timer = nil
+    }
 
     private func install(_ selected: SelectedProtocol, on connection: Connection, firstBytes: UnsafeRawBufferPointer) {
+        cancelTimer(on: connection)
         guard let handler = makeHandler(selected) else {
             connection.close()
             return

@@ -248,7 +248,7 @@ struct TCPServerTests {
         client.close()
         await shutdown
         #expect(ContinuousClock.now - start < .seconds(2))
-        #expect(log.closes == [nil])
+        #expect(await waitUntil { log.closes == [nil] })
         #expect(throws: RawSocketClient.Failure.self) { try RawSocketClient(port: server.localAddress.port) }
     }
 

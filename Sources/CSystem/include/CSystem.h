@@ -33,7 +33,8 @@ int csystem_available_cpu_count(void);
 // byte to `fd` (a non-blocking pipe), so an event loop can read it. Returns 0
 // or -1 with errno set. All signals installed this way share one `fd`.
 int csystem_install_signal_pipe(int signal_number, int fd);
-// Restores the default action for `signal_number`. Returns 0 or -1 with errno set.
+// Restores the default action for `signal_number` and detaches the pipe from
+// every installed handler. Returns 0 or -1 with errno set.
 int csystem_restore_default_signal(int signal_number);
 
 // Constants defined as enums or macros whose Swift import is awkward.
