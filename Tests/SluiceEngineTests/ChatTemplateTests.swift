@@ -363,6 +363,29 @@ struct ChatTemplateErrorTests {
 
         let bigString = try #require(renderError("{{ 'x' * 100000000000 }}"))
         #expect(bigString.kind == .limitExceeded)
+
+        let doubling = "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}"
+        #expect(renderError(doubling)?.kind == .limitExceeded)
+
+        let listDoubling = "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}"
+        #expect(renderError(listDoubling)?.kind == .limitExceeded)
+
+        #expect(renderError("{{ ('x' * 5000000).replace('x', 'yyyy') }}")?.kind == .limitExceeded)
+        #expect(renderError("{{ ('x' * 5000000) | replace('', 'yyyy') }}")?.kind == .limitExceeded)
+        #expect(try render("{{ 'abc'.replace('', '-') }}") == "-a-b-c-")
+
+        #expect(renderError("{{ 'a\nb' | indent(1000000000) }}")?.kind == .limitExceeded)
+        #expect(renderError("{{ [1] | tojson(indent=1000000000) }}")?.kind == .limitExceeded)
+    }
+
+    @Test func extremeIntegersDoNotTrap() throws {
+        #expect(try render("{{ [1, 2, 3][1::9223372036854775807] }}") == "[2]")
+        #expect(try render("{{ [1, 2, 3][-1::-9223372036854775807] }}") == "[3]")
+        #expect(try render("{{ range(9223372036854775806, 9223372036854775807, 4611686018427387904) | list }}") == "[9223372036854775806]")
+        #expect(try render("{{ range(0, 9223372036854775807, 4611686018427387904) | length }}") == "2")
+        #expect(renderError("{{ -9223372036854775807 - 2 }}")?.kind == .invalidOperation)
+        #expect(renderError("{{ (-9223372036854775807 - 1) // -1 }}")?.kind == .invalidOperation)
+        #expect(renderError("{{ (-9223372036854775807 - 1) | abs }}")?.kind == .invalidOperation)
     }
 
     @Test func deepNestingFailsWithoutCrashing() throws {

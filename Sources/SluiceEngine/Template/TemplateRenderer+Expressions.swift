@@ -282,7 +282,9 @@ extension TemplateRenderer {
             var position = first
             while position < end {
                 positions.append(position)
-                position += step
+                let (advanced, overflow) = position.addingReportingOverflow(step)
+                if overflow { break }
+                position = advanced
             }
         } else {
             let first = start.map { clamp($0, lower: -1, upper: count - 1) } ?? count - 1
@@ -290,7 +292,9 @@ extension TemplateRenderer {
             var position = first
             while position > end {
                 positions.append(position)
-                position += step
+                let (advanced, overflow) = position.addingReportingOverflow(step)
+                if overflow { break }
+                position = advanced
             }
         }
         return positions
@@ -321,7 +325,10 @@ extension TemplateRenderer {
         _ right: TemplateValue
     ) throws(ChatTemplateError) -> TemplateValue {
         if binaryOperator == .concatenate {
-            return .string(left.text + right.text)
+            let first = left.text
+            let second = right.text
+            try TemplateRenderer.checkStringSize(first.utf8.count + second.utf8.count)
+            return .string(first + second)
         }
         for operand in [left, right] {
             if case .undefined(let name) = operand {
@@ -331,8 +338,12 @@ extension TemplateRenderer {
 
         switch (binaryOperator, left, right) {
         case (.add, .string(let first), .string(let second)):
+            try TemplateRenderer.checkStringSize(first.utf8.count + second.utf8.count)
             return .string(first + second)
         case (.add, .list(let first), .list(let second)):
+            guard first.count + second.count <= TemplateRenderer.maxListCount else {
+                throw ChatTemplateError(.limitExceeded, "a list would have more than \(TemplateRenderer.maxListCount) items")
+            }
             return .list(first + second)
         case (.multiply, .string(let text), _) where right.integer != nil:
             return .string(try repeated(text, right.integer!))
@@ -443,17 +454,18 @@ extension TemplateRenderer {
     private static func repeated(_ text: String, _ count: Int) throws(ChatTemplateError) -> String {
         guard count > 0 else { return "" }
         let (size, overflow) = text.utf8.count.multipliedReportingOverflow(by: count)
-        guard !overflow, size <= TemplateRenderer.maxOutputBytes else {
-            throw ChatTemplateError(.limitExceeded, "repeated string would be larger than \(TemplateRenderer.maxOutputBytes) bytes")
+        guard !overflow else {
+            throw ChatTemplateError(.limitExceeded, "a string would be larger than \(TemplateRenderer.maxStringBytes) bytes")
         }
+        try TemplateRenderer.checkStringSize(size)
         return String(repeating: text, count: count)
     }
 
     private static func repeated(_ values: [TemplateValue], _ count: Int) throws(ChatTemplateError) -> [TemplateValue] {
         guard count > 0 else { return [] }
         let (size, overflow) = values.count.multipliedReportingOverflow(by: count)
-        guard !overflow, size <= TemplateRenderer.maxLoopIterations else {
-            throw ChatTemplateError(.limitExceeded, "repeated list would have more than \(TemplateRenderer.maxLoopIterations) items")
+        guard !overflow, size <= TemplateRenderer.maxListCount else {
+            throw ChatTemplateError(.limitExceeded, "a list would have more than \(TemplateRenderer.maxListCount) items")
         }
         return Array([[TemplateValue]](repeating: values, count: count).joined())
     }

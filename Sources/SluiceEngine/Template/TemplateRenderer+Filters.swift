@@ -64,6 +64,9 @@ extension TemplateRenderer {
                 if case .none = indentValue {
                     indent = nil
                 } else if let width = indentValue.integer {
+                    guard width <= 1_000 else {
+                        throw ChatTemplateError(.limitExceeded, "tojson indent \(width) is larger than 1000")
+                    }
                     indent = width
                 } else {
                     throw ChatTemplateError(.invalidOperation, "tojson indent must be an integer")
@@ -78,7 +81,10 @@ extension TemplateRenderer {
             if let attributeName = arguments.value(1, "attribute") {
                 items = try items.map { item throws(ChatTemplateError) in try attributePath(attributeName, of: item) }
             }
-            return .string(items.map(\.text).joined(separator: separator))
+            let texts = items.map(\.text)
+            let size = texts.reduce(0) { $0 + $1.utf8.count } + separator.utf8.count * max(0, texts.count - 1)
+            try Self.checkStringSize(size)
+            return .string(texts.joined(separator: separator))
 
         case "first":
             return try iterate(value).first ?? .undefined("first item of an empty sequence")
@@ -225,14 +231,22 @@ extension TemplateRenderer {
             guard let old = arguments.value(0, "old"), let new = arguments.value(1, "new") else {
                 throw ChatTemplateError(.invalidOperation, "replace filter needs the old and new strings")
             }
-            return .string(Self.replace(value.text, old.text, new.text, count: arguments.value(2, "count")?.integer))
+            return .string(try Self.replace(value.text, old.text, new.text, count: arguments.value(2, "count")?.integer))
 
         case "indent":
             try arguments.check(function: name, maxPositional: 3, keywords: ["width", "first", "blank"])
             let widthValue = arguments.value(0, "width") ?? .integer(4)
+            if let width = widthValue.integer, width > 1_000 {
+                throw ChatTemplateError(.limitExceeded, "indent width \(width) is larger than 1000")
+            }
             let prefix = widthValue.integer.map { String(repeating: " ", count: max(0, $0)) } ?? widthValue.text
+            let text = value.text
+            let lineCount = text.utf8.reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
+            let (added, overflow) = prefix.utf8.count.multipliedReportingOverflow(by: lineCount)
+            guard !overflow else { throw ChatTemplateError(.limitExceeded, "indent() result is too large") }
+            try Self.checkStringSize(text.utf8.count + added)
             return .string(Self.indent(
-                value.text, prefix: prefix,
+                text, prefix: prefix,
                 first: arguments.value(1, "first")?.isTruthy ?? false,
                 blank: arguments.value(2, "blank")?.isTruthy ?? false))
 

@@ -60,6 +60,7 @@ extension TemplateRenderer {
             }
             integers.append(integer)
         }
+
         let (start, stop, step): (Int, Int, Int)
         switch integers.count {
         case 1: (start, stop, step) = (0, integers[0], 1)
@@ -75,7 +76,17 @@ extension TemplateRenderer {
         guard length <= Double(maxLoopIterations) else {
             throw ChatTemplateError(.limitExceeded, "range() would have more than \(maxLoopIterations) items")
         }
-        return .list(Swift.stride(from: start, to: stop, by: step).map { .integer($0) })
+
+        var values: [TemplateValue] = []
+        values.reserveCapacity(Int(length))
+        var value = start
+        while step > 0 ? value < stop : value > stop {
+            values.append(.integer(value))
+            let (advanced, overflow) = value.addingReportingOverflow(step)
+            if overflow { break }
+            value = advanced
+        }
+        return .list(values)
     }
 
     private static func formatCurrentTime(_ format: String) -> String {
@@ -184,7 +195,7 @@ extension TemplateRenderer {
                 guard let old = arguments.value(0, "old"), let new = arguments.value(1, "new") else {
                     throw ChatTemplateError(.invalidOperation, "replace() needs the old and new strings")
                 }
-                return .string(replace(text, old.text, new.text, count: arguments.value(2, "count")?.integer))
+                return .string(try replace(text, old.text, new.text, count: arguments.value(2, "count")?.integer))
             }
         case "find":
             return TemplateFunction(name: name) { arguments throws(ChatTemplateError) in
@@ -315,26 +326,37 @@ extension TemplateRenderer {
     }
 
     /// Python's `replace`: every occurrence, or the first `count` when it is not negative.
-    static func replace(_ text: String, _ old: String, _ new: String, count: Int?) -> String {
+    static func replace(_ text: String, _ old: String, _ new: String, count: Int?) throws(ChatTemplateError) -> String {
         let limit = count.flatMap { $0 < 0 ? nil : $0 }
         let oldScalars = Array(old.unicodeScalars)
         let scalars = Array(text.unicodeScalars)
-        var result = String.UnicodeScalarView()
+        // `String.UnicodeScalarView.append(contentsOf:)` took superlinear time when
+        // measured with Swift 6.3, so the result is a `String` that takes `new` with `+=`.
+        var result = ""
         var replaced = 0
+        // Each replacement can grow the text by this much, so cap the number of replacements up front.
+        let growth = max(0, new.utf8.count - old.utf8.count)
+        if growth > 0 {
+            let occurrences = oldScalars.isEmpty ? scalars.count + 1 : scalars.count / oldScalars.count
+            let possible = min(occurrences, limit ?? occurrences)
+            let (extra, overflow) = growth.multipliedReportingOverflow(by: possible)
+            guard !overflow else { throw ChatTemplateError(.limitExceeded, "replace() result is too large") }
+            try checkStringSize(text.utf8.count + extra)
+        }
 
         if oldScalars.isEmpty {
             // Python inserts `new` between all scalars and at both ends.
             for scalar in scalars {
                 if limit.map({ replaced < $0 }) ?? true {
-                    result.append(contentsOf: new.unicodeScalars)
+                    result += new
                     replaced += 1
                 }
-                result.append(scalar)
+                result.unicodeScalars.append(scalar)
             }
             if limit.map({ replaced < $0 }) ?? true {
-                result.append(contentsOf: new.unicodeScalars)
+                result += new
             }
-            return String(result)
+            return result
         }
 
         var index = 0
@@ -343,15 +365,15 @@ extension TemplateRenderer {
             if canReplace && index + oldScalars.count <= scalars.count
                 && scalars[index..<(index + oldScalars.count)].elementsEqual(oldScalars)
             {
-                result.append(contentsOf: new.unicodeScalars)
+                result += new
                 index += oldScalars.count
                 replaced += 1
             } else {
-                result.append(scalars[index])
+                result.unicodeScalars.append(scalars[index])
                 index += 1
             }
         }
-        return String(result)
+        return result
     }
 
     /// Python's `capitalize`: the first character upper case, the rest lower case.

@@ -19,6 +19,22 @@ final class TemplateRenderer {
     static let maxLoopIterations = 1_000_000
     /// Macro calls nested deeper than this fail the render, so that recursion cannot exhaust the stack.
     static let maxCallDepth = 32
+    /// Strings built by concatenation, `join` or `replace` longer than this many UTF-8 bytes fail the render.
+    static let maxStringBytes = maxOutputBytes
+    /// Lists built by `+` or `*` longer than this fail the render.
+    static let maxListCount = 1_000_000
+
+    // NOTE: values nested thousands of levels deep (`{% set x = [x] %}` in a
+    // long loop) can still exhaust the stack when printed or freed. Templates
+    // come from the model file, and client messages are flat, so only a
+    // hostile model file can build them.
+
+    /// Throws unless a string of `byteCount` UTF-8 bytes is within `maxStringBytes`.
+    static func checkStringSize(_ byteCount: Int) throws(ChatTemplateError) {
+        guard byteCount <= maxStringBytes else {
+            throw ChatTemplateError(.limitExceeded, "a string would be larger than \(maxStringBytes) bytes")
+        }
+    }
 
     private(set) var output = ""
     var scopes: [[String: TemplateValue]]
