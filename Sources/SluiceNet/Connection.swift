@@ -247,8 +247,10 @@ public final class Connection {
 
     private func armWriteTimer() {
         guard let writeTimeout, writeTimer == nil else { return }
-        writeTimer = eventLoop.scheduleTimer(at: lastWriteProgress + writeTimeout) { [weak self] in
-            self?.writeTimerFired()
+        // Strong captures here and below: `finalClose` cancels both timers, and
+        // a weak reference would make every later retain of the connection slower.
+        writeTimer = eventLoop.scheduleTimer(at: lastWriteProgress + writeTimeout) {
+            self.writeTimerFired()
         }
     }
 
@@ -298,9 +300,9 @@ public final class Connection {
             finalClose(nil)
             return
         }
-        lingerTimer = eventLoop.scheduleTimer(after: lingerTimeout) { [weak self] in
-            self?.lingerTimer = nil
-            self?.finalClose(nil)
+        lingerTimer = eventLoop.scheduleTimer(after: lingerTimeout) {
+            self.lingerTimer = nil
+            self.finalClose(nil)
         }
         notifyCloseObserver()
     }

@@ -43,9 +43,12 @@ public final class ProtocolSelector: ConnectionHandler {
 
     public func handlerAdded(to connection: Connection) {
         guard let timeout else { return }
-        timer = connection.eventLoop.scheduleTimer(after: timeout) { [weak self, weak connection] in
-            self?.timer = nil
-            connection?.close()
+        // Strong captures: the timer is cancelled when a protocol is chosen or
+        // the connection closes, and weak references would make every later
+        // retain of the connection slower.
+        timer = connection.eventLoop.scheduleTimer(after: timeout) {
+            self.timer = nil
+            connection.close()
         }
     }
 

@@ -122,6 +122,20 @@ struct HTTPServerErrorTests {
         }
     }
 
+    @Test("stalled request body gets 408")
+    func stalledBodyTimeout() async throws {
+        let log = RouteLog()
+        try await withTestServer(log: log, configure: { $0.idleTimeout = .milliseconds(150) }) { server in
+            let connection = try HTTPTestConnection(port: server.localAddress.port)
+
+            try connection.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+            let response = try connection.readResponse()
+            #expect(response.status == 408)
+            #expect(response.bodyText.contains("body stopped arriving"))
+            #expect(connection.readsEndOfInput())
+        }
+    }
+
     @Test("silent new connection is closed")
     func silentConnectionClosed() async throws {
         let log = RouteLog()

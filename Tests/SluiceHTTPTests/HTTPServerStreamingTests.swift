@@ -109,8 +109,7 @@ struct HTTPServerStreamingTests {
             // The rest of the stream is read on another thread while the shutdown runs here.
             let reading = Task { try await onBackgroundThread { try connection.client.receiveUntilClosed() } }
             let shutdown = Task { await server.shutdown(grace: .seconds(5)) }
-            try await Task.sleep(for: .milliseconds(20))
-            #expect(throws: RawSocketClient.Failure.self) { try RawSocketClient(port: port) }
+            #expect(await waitUntil { (try? RawSocketClient(port: port)) == nil })
 
             let body = try await reading.value
             await shutdown.value

@@ -49,6 +49,22 @@ struct HTTPServerTests {
         }
     }
 
+    @Test("pipelined flood beyond the queue limit")
+    func pipelinedFlood() async throws {
+        let log = RouteLog()
+        try await withTestServer(log: log, configure: { $0.maxPipelinedRequests = 2 }) { server in
+            let connection = try HTTPTestConnection(port: server.localAddress.port)
+
+            // Far more requests than may wait at once: parsing pauses and resumes as responses go out.
+            let requests = (0..<200).map { "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: \(String($0).utf8.count)\r\n\r\n\($0)" }
+            try connection.send(requests.joined())
+            for index in 0..<200 {
+                let response = try connection.readResponse()
+                #expect(response.bodyText == String(index))
+            }
+        }
+    }
+
     @Test("thousand sequential requests on one connection")
     func manySequentialRequests() async throws {
         let log = RouteLog()

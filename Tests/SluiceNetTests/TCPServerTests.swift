@@ -100,6 +100,23 @@ struct TCPServerTests {
         await server.shutdown(grace: .seconds(1))
     }
 
+    @Test("single listener balances loops")
+    func singleListenerBalances() async throws {
+        let group = try EventLoopGroup(threads: 2)
+        defer { group.shutdown() }
+        let log = ConnectionLog()
+        let server = try makeServer(group: group, mode: .singleListener) { EchoHandler(log: log) }
+
+        var clients: [RawSocketClient] = []
+        for _ in 0..<64 {
+            clients.append(try RawSocketClient(port: server.localAddress.port))
+        }
+        #expect(await waitUntil { server.openConnectionCount == 64 })
+        #expect(server.loopConnectionCounts == [32, 32])
+        clients.removeAll()
+        await server.shutdown(grace: .zero)
+    }
+
     @Test("IPv6 loopback listener")
     func ipv6Loopback() async throws {
         let group = try EventLoopGroup(threads: 1)
@@ -242,11 +259,14 @@ struct TCPServerTests {
         try client.send("hi")
         #expect(try client.receive(count: 2) == Array("hi".utf8))
 
+        // The completion form starts the shutdown at once, without waiting
+        // for a free task thread while this one blocks on the socket.
         let start = ContinuousClock.now
-        async let shutdown: Void = server.shutdown(grace: .seconds(5))
+        let finished = Atomic<Bool>(false)
+        server.shutdown(grace: .seconds(5)) { finished.store(true, ordering: .sequentiallyConsistent) }
         #expect(try client.receiveUntilClosed() == Array("bye".utf8))
         client.close()
-        await shutdown
+        #expect(await waitUntil { finished.load(ordering: .sequentiallyConsistent) })
         #expect(ContinuousClock.now - start < .seconds(2))
         #expect(await waitUntil { log.closes == [nil] })
         #expect(throws: RawSocketClient.Failure.self) { try RawSocketClient(port: server.localAddress.port) }

@@ -383,8 +383,10 @@ extension HTTP1ServerConnection {
         if timer != nil && timerDeadline <= deadline { return }
         cancelTimer()
         timerDeadline = deadline
-        timer = context.eventLoop.scheduleTimer(at: deadline) { [weak self] in
-            self?.timerFired()
+        // A strong capture: the timer is cancelled whenever the connection
+        // closes, and a weak reference would slow every retain of `self`.
+        timer = context.eventLoop.scheduleTimer(at: deadline) {
+            self.timerFired()
         }
     }
 
