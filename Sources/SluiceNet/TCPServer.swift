@@ -114,8 +114,8 @@ public final class TCPServer: Sendable {
             [("loops", group.loops.count), ("accept_mode", String(describing: configuration.acceptMode))])
     }
 
-    /// Shuts down gracefully: stops accepting, tells every connection's
-    /// handler to quiesce (`connectionShouldQuiesce`), waits up to `grace`
+    /// Shuts down gracefully: stops accepting, calls `connectionShouldQuiesce`
+    /// on every connection's handler, waits up to `grace`
     /// for the connections to close, closes the rest, then calls
     /// `completion` (on a loop thread). Calling it again only adds a completion.
     public func shutdown(grace: Duration, completion: @escaping @Sendable () -> Void = {}) {
@@ -289,8 +289,9 @@ final class ServerLoopState: @unchecked Sendable {
         }
     }
 
-    /// Stops accepting, tells every connection to quiesce, and closes what is
-    /// left after `grace`; calls `finished` once no connection is left.
+    /// Stops accepting, calls `connectionShouldQuiesce` on every connection,
+    /// and closes what is left after `grace`. Calls `finished` once no
+    /// connection is left.
     func beginShutdown(grace: Duration, finished: @escaping () -> Void) {
         guard !isShuttingDown else { return }
         isShuttingDown = true
