@@ -29,7 +29,7 @@ format:
 lint:
 	$(SWIFT) format lint --recursive Sources Tests Package.swift
 
-bench: build
+bench: bootstrap
 	scripts/bench.sh
 
 clean:

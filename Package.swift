@@ -35,6 +35,8 @@ let package = Package(
             dependencies: ["SluiceCore", "SluiceNet", "SluiceHTTP", "SluiceRPC", "SluiceScheduler", "SluiceWorkers"]
         ),
         .executableTarget(name: "sluice", dependencies: ["SluiceGateway"]),
+        // The HTTP layer alone, for the benchmark that separates its cost from the scheduler's.
+        .executableTarget(name: "sluice-http-bench", dependencies: ["SluiceHTTP", "SluiceGateway"]),
 
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
         .testTarget(name: "SluiceNetTests", dependencies: ["SluiceNet"]),

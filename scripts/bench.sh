@@ -23,6 +23,8 @@ cd "$root"
 # --- Configuration: every server and load command line is built from these ---
 
 SLUICE="${SLUICE_BINARY:-.build/release/sluice}"
+# The HTTP layer alone, answering W1/W2 with the same bytes and no scheduler.
+SLUICE_HTTP_BENCH="${SLUICE_HTTP_BENCH_BINARY:-.build/release/sluice-http-bench}"
 VENV=.cache/bench-venv
 PYTHON="$VENV/bin/python"
 LLAMA_SERVER="${LLAMA_SERVER:-.cache/llama-cpp-build/bin/llama-server}"
@@ -44,9 +46,9 @@ SLUICE_HTTP_ONLY_PORT=18090
 SLUICE_FLAGS_ZERO_STEP=(--backend simulated --step-base 0ms --step-per-seq 0ms)
 SLUICE_FLAGS_BATCHING=(--backend simulated --step-base 5ms --step-per-seq 0.1ms --max-batch-size 64)
 SLUICE_FLAGS_ENGINE=(--backend engine --model "$MODEL_PATH" --model-name smollm2 --engine-threads 2)
-# TODO: flags that make Sluice serve W1/W2 from its HTTP layer alone,
-# without the scheduler (the 25x goal). W1/W2 skip this variant while empty.
-SLUICE_FLAGS_HTTP_ONLY=()
+# Flags of sluice-http-bench, which serves W1/W2 from the HTTP layer alone
+# (the 25x goal); W1/W2 skip this variant while the array is empty.
+SLUICE_FLAGS_HTTP_ONLY=(--threads 2)
 # 1 adds an h2c run of W1 against Sluice (not the peers: uvicorn has no h2c).
 SLUICE_H2C="${SLUICE_H2C:-0}"
 H2C_STREAMS_PER_CONNECTION=1
@@ -130,9 +132,10 @@ if [[ "${SLUICE_BENCH_IN_NETNS:-}" != 1 ]]; then
     if [[ "${BENCH_SKIP_INSTALL:-0}" != 1 ]]; then
         scripts/bench/install-peers.sh
     fi
-    if ((peers_only == 0)) && [[ ! -x "$SLUICE" ]]; then
-        echo "bench: building $SLUICE"
+    if ((peers_only == 0)); then
+        # Always build: a stale binary would measure old code. Quick when nothing changed.
         swift build -c release --product sluice
+        swift build -c release --product sluice-http-bench
     fi
     exec scripts/bench/netns.sh "$0" "$@"
 fi
@@ -299,7 +302,7 @@ start_zero_step_servers() {
         sluice_command "$SLUICE_PORT" "${SLUICE_FLAGS_ZERO_STEP[@]}"
         start_frozen sluice "http://$HOST:$SLUICE_PORT/healthz" 60 "${server_command[@]}"
         if ((${#SLUICE_FLAGS_HTTP_ONLY[@]} > 0)); then
-            sluice_command "$SLUICE_HTTP_ONLY_PORT" "${SLUICE_FLAGS_HTTP_ONLY[@]}"
+            server_command=("$SLUICE_HTTP_BENCH" --host "$HOST" --port "$SLUICE_HTTP_ONLY_PORT" "${SLUICE_FLAGS_HTTP_ONLY[@]}")
             start_frozen sluice-http-only "http://$HOST:$SLUICE_HTTP_ONLY_PORT/healthz" 60 "${server_command[@]}"
         fi
     fi
