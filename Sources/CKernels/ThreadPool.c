@@ -8,8 +8,8 @@
 // One job at a time. The caller publishes a job as a single atomic word
 // holding the job's generation, its task count and the next unclaimed task.
 // Threads claim tasks by compare-and-swap on that word, so a thread that
-// wakes late cannot claim a task of a later job, and the caller waits only
-// for tasks that were claimed, never for a thread that has not woken yet.
+// wakes late cannot claim a task of a later job. The caller waits only for
+// tasks that were claimed, never for a thread that has not woken yet.
 // On a machine shared with other work that matters: a helper thread may
 // not be scheduled for milliseconds.
 //
