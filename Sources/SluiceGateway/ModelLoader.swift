@@ -50,7 +50,7 @@ enum ModelLoader {
         return workers
     }
 
-    /// The name clients send: the file name without `.gguf` and its quantization
+    /// Returns the name clients send: the file name without `.gguf` and its quantization
     /// suffix (`SmolLM2-135M-Instruct.Q4_1.gguf` is `SmolLM2-135M-Instruct`).
     /// File names carry the published model name more reliably than the
     /// GGUF's `general.name`, which converters often fill with a training-run label.
@@ -75,7 +75,11 @@ private final class LoadProgress {
         let filled = width * done / max(steps, 1)
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         let line = "loading model [\(bar)] \(done)/\(steps) \(stage)"
-        let text = isTerminal ? "\r\u{1B}[K" + line + (done == steps ? "\n" : "") : line + "\n"
+        var text = line + "\n"
+        if isTerminal {
+            // Redraw one line in place; end it only when loading is done.
+            text = "\r\u{1B}[K" + line + (done == steps ? "\n" : "")
+        }
         var bytes = Array(text.utf8)
         _ = write(2, &bytes, bytes.count)
         done += 1

@@ -14,9 +14,9 @@ public struct ServedModel: Sendable {
 /// The continuous micro-batching scheduler: every generation request from
 /// every protocol goes through it.
 ///
-/// Requests are validated and tokenized on the caller's thread by `submit`;
-/// one scheduler thread then admits them into workers' running batches at
-/// step boundaries, turns step results into text events and hands each event
+/// `submit` validates and tokenizes requests on the caller's thread. One
+/// scheduler thread then admits them into workers' running batches at step
+/// boundaries. It turns step results into text events and hands each event
 /// loop its share of a step in one task. The thread never waits for a worker.
 public final class Scheduler: Sendable {
     private enum Message {
@@ -319,9 +319,9 @@ public final class Scheduler: Sendable {
 
 /// One executor's sink calls of a step.
 ///
-/// `@unchecked Sendable`: the scheduler thread builds it and hands it over
-/// whole to the executor, which is the only thread that reads it afterwards;
-/// the sinks it calls are themselves `Sendable`.
+/// `@unchecked Sendable` is safe because the scheduler thread builds it and
+/// hands it over whole to the executor, the only thread that reads it
+/// afterwards. The sinks it calls are themselves `Sendable`.
 private final class SinkCallBatch: @unchecked Sendable {
     let calls: [SinkCall]
 

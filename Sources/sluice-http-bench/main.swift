@@ -7,7 +7,7 @@ import SluiceGateway
 import SluiceHTTP
 
 // A benchmark stand-in: the HTTP layer alone, with no scheduler or worker
-// behind it. It answers POST /v1/completions with the bytes the simulated
+// behind it. It serves POST /v1/completions with the bytes the simulated
 // backend would send (one token as JSON, or `max_tokens` SSE events and
 // [DONE] when "stream" is true), so the benchmark can tell the cost of the
 // HTTP layer from the cost of the whole path. It is not part of `sluice`.
@@ -43,7 +43,7 @@ let words = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog"
     "into", "green", "hills"]
 let counter = Atomic<Int>(0)
 
-/// The body of an OpenAI `text_completion` chunk or response, as the gateway encodes it.
+/// Encodes the body of an OpenAI `text_completion` chunk or response, as the gateway does.
 func completionJSON(id: String, model: String, text: String, finishReason: String?, usage: (Int, Int)?) -> [UInt8] {
     var writer = JSONWriter(capacity: 256)
     writer.raw("{\"id\":")

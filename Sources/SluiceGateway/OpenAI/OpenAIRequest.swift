@@ -25,7 +25,7 @@ struct OpenAIRequest: Sendable {
 }
 
 /// Parses and validates OpenAI-shaped request bodies. Every error names the
-/// offending field in `parameter` and says what is accepted.
+/// offending field in `parameter` and states which values are accepted.
 enum OpenAIRequestParser {
     /// Most stop sequences a request may give, as OpenAI allows.
     static let maxStopSequences = 4

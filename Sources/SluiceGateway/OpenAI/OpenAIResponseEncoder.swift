@@ -35,7 +35,7 @@ struct OpenAIResponseEncoder {
 
     static let doneEvent: [UInt8] = Array("data: [DONE]\n\n".utf8)
 
-    /// The first chat chunk, which announces the assistant role.
+    /// Encodes the first chat chunk, which announces the assistant role.
     func roleChunk() -> [UInt8] {
         var writer = JSONWriter(capacity: chunkPrefix.count + 96)
         writer.bytes.append(contentsOf: chunkPrefix)
@@ -44,7 +44,7 @@ struct OpenAIResponseEncoder {
         return writer.bytes
     }
 
-    /// An SSE event carrying one text delta.
+    /// Encodes an SSE event that carries one text delta.
     func tokenChunk(_ text: String) -> [UInt8] {
         var writer = JSONWriter(capacity: chunkPrefix.count + text.utf8.count + 64)
         writer.bytes.append(contentsOf: chunkPrefix)
@@ -61,8 +61,8 @@ struct OpenAIResponseEncoder {
         return writer.bytes
     }
 
-    /// The last choice chunk: any held-back text and the finish reason, then
-    /// the usage chunk when the client asked for it.
+    /// Encodes the last choice chunk (held-back text and the finish reason),
+    /// then the usage chunk when the client requested it, then `[DONE]`.
     func finishChunks(_ reason: FinishReason, text: String, usage: Usage) -> [UInt8] {
         var writer = JSONWriter(capacity: chunkPrefix.count * 2 + 160)
         writer.bytes.append(contentsOf: chunkPrefix)
@@ -98,7 +98,7 @@ struct OpenAIResponseEncoder {
         return writer.bytes
     }
 
-    /// An SSE event carrying an error object; the stream ends after it.
+    /// Encodes an SSE event that carries an error object. The stream ends after it.
     static func errorEvent(_ error: GatewayError) -> [UInt8] {
         var writer = JSONWriter(capacity: 200)
         writer.raw("data: ")
@@ -216,7 +216,7 @@ struct OpenAIResponseEncoder {
         }
     }
 
-    /// The HTTP status for an error code.
+    /// Returns the HTTP status for an error code.
     static func httpStatus(_ code: GatewayError.Code) -> Int {
         switch code {
         case .invalidRequest, .invalidBody, .contextLengthExceeded: 400

@@ -67,8 +67,14 @@ final class OpenAIRoutes: Sendable {
         let id = makeID(kind)
         let encoder = OpenAIResponseEncoder(
             kind: kind, id: id, created: Self.unixTime(), model: parsed.model, includeUsage: parsed.includeUsage)
-        let mode: HTTPGenerationSink.Mode =
-            kind == .generate ? (parsed.stream ? .ndjson : .json) : (parsed.stream ? .serverSentEvents : .json)
+        let mode: HTTPGenerationSink.Mode
+        if !parsed.stream {
+            mode = .json
+        } else if kind == .generate {
+            mode = .ndjson
+        } else {
+            mode = .serverSentEvents
+        }
         let logger = self.logger
         let accessLogLevel = self.accessLogLevel
         let requestID = request.id
