@@ -32,6 +32,15 @@ void sk_kv_store(sk_kv_layout layout, void *const *pages, int layer, int first_p
     }
 }
 
+/// Sums 32 lanes in the order of the AVX2 reduction in `attend_row_avx2`.
+static float sum_lanes_portable(const float *lanes) {
+    float total[8];
+    for (int i = 0; i < 8; i++) total[i] = (lanes[i] + lanes[16 + i]) + (lanes[8 + i] + lanes[24 + i]);
+    float four[4];
+    for (int i = 0; i < 4; i++) four[i] = total[i] + total[4 + i];
+    return (four[0] + four[1]) + (four[2] + four[3]);
+}
+
 typedef struct {
     const sk_attention_parameters *parameters;
     const sk_attention_sequence *sequences;
@@ -39,42 +48,59 @@ typedef struct {
     int chunks_per_sequence;
 } attention_job;
 
+// Both paths follow the arithmetic of ggml's CPU flash attention with an F16
+// KV cache (`ggml_compute_forward_flash_attn_ext_f16_one_chunk`, llama.cpp
+// commit 0c1e570), which llama-server uses on CPU by default: Q rounded to F16,
+// each score a dot product of F16 values, an online softmax over the keys in
+// position order with libm expf, and the weighted sum of V kept in F16.
+
 // MARK: Portable path
 
 /// Attention of one query row for the `group` query heads that share KV head `kv_head`.
 static void attend_row_portable(const sk_attention_parameters *p, const sk_attention_sequence *sequence,
-                                int kv_head, int row, float *scores) {
+                                int kv_head, int row, float *scratch) {
     sk_kv_layout layout = p->layout;
     int group = p->heads / layout.kv_heads;
     int head_dim = layout.head_dim;
     int keys = sequence->first_position + row + 1;
+    float *q_half = scratch;
+    float *sum_half = scratch + head_dim;
 
     for (int g = 0; g < group; g++) {
         int head = kv_head * group + g;
         const float *q = sequence->q + (size_t)row * p->q_stride + (size_t)head * head_dim;
         float *output = sequence->output + (size_t)row * p->output_stride + (size_t)head * head_dim;
+        for (int d = 0; d < head_dim; d++) {
+            q_half[d] = sk_round_to_half(q[d]);
+            sum_half[d] = 0;
+        }
 
         float max_score = -INFINITY;
+        float weight_sum = 0;
         for (int t = 0; t < keys; t++) {
             const uint16_t *k = kv_row(layout, sequence->pages, p->layer, 0, kv_head, t);
-            float dot = 0;
-            for (int d = 0; d < head_dim; d++) dot += q[d] * sk_half_to_float(k[d]);
-            scores[t] = dot * p->scale;
-            if (scores[t] > max_score) max_score = scores[t];
-        }
-        float sum = 0;
-        for (int t = 0; t < keys; t++) {
-            scores[t] = expf(scores[t] - max_score);
-            sum += scores[t];
-        }
-        float inverse = 1.0f / sum;
+            float lanes[32] = {0};
+            for (int d = 0; d < head_dim; d++) lanes[d % 32] = fmaf(q_half[d], sk_half_to_float(k[d]), lanes[d % 32]);
+            float score = sum_lanes_portable(lanes) * p->scale;
 
-        for (int d = 0; d < head_dim; d++) output[d] = 0;
-        for (int t = 0; t < keys; t++) {
+            float rescale = 1.0f;
+            float weight = 1.0f;
+            if (score > max_score) {
+                rescale = expf(max_score - score);
+                max_score = score;
+                for (int d = 0; d < head_dim; d++) sum_half[d] = sk_round_to_half(sum_half[d] * rescale);
+            } else {
+                weight = expf(score - max_score);
+            }
             const uint16_t *v = kv_row(layout, sequence->pages, p->layer, 1, kv_head, t);
-            float weight = scores[t] * inverse;
-            for (int d = 0; d < head_dim; d++) output[d] += weight * sk_half_to_float(v[d]);
+            for (int d = 0; d < head_dim; d++) {
+                sum_half[d] = sk_round_to_half(fmaf(sk_half_to_float(v[d]), weight, sum_half[d]));
+            }
+            weight_sum = fmaf(weight_sum, rescale, weight);
         }
+
+        float inverse = weight_sum == 0 ? 0 : 1.0f / weight_sum;
+        for (int d = 0; d < head_dim; d++) output[d] = sum_half[d] * inverse;
     }
 }
 
@@ -82,86 +108,80 @@ static void attend_row_portable(const sk_attention_parameters *p, const sk_atten
 
 // MARK: AVX2 path
 
-SK_AVX2 static inline float horizontal_sum_attention(__m256 v) {
-    __m128 sum4 = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    sum4 = _mm_add_ps(sum4, _mm_movehl_ps(sum4, sum4));
-    sum4 = _mm_add_ss(sum4, _mm_movehdup_ps(sum4));
-    return _mm_cvtss_f32(sum4);
+/// Rounds eight floats to F16 and back.
+SK_AVX2 static inline __m256 round_to_half8(__m256 v) {
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+SK_AVX2 static inline __m256 load_half8(const uint16_t *source) {
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)source));
 }
 
 /// The AVX2 version of `attend_row_portable`; needs head_dim to be a multiple of 32.
 SK_AVX2 static void attend_row_avx2(const sk_attention_parameters *p, const sk_attention_sequence *sequence,
-                                    int kv_head, int row, float *scores) {
+                                    int kv_head, int row, float *scratch) {
+    (void)scratch;
     sk_kv_layout layout = p->layout;
     int group = p->heads / layout.kv_heads;
     int head_dim = layout.head_dim;
     int keys = sequence->first_position + row + 1;
-    // Scores of query head g are at scores[g * stride ...], padded to whole vectors.
-    int stride = (keys + 7) & ~7;
-    float key[512] __attribute__((aligned(32)));
-
-    const float *queries = sequence->q + (size_t)row * p->q_stride + (size_t)kv_head * group * head_dim;
-    for (int t = 0; t < keys; t++) {
-        const uint16_t *k = kv_row(layout, sequence->pages, p->layer, 0, kv_head, t);
-        for (int d = 0; d < head_dim; d += 8) {
-            _mm256_store_ps(key + d, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(k + d))));
-        }
-        for (int g = 0; g < group; g++) {
-            const float *q = queries + (size_t)g * head_dim;
-            __m256 sum0 = _mm256_setzero_ps();
-            __m256 sum1 = _mm256_setzero_ps();
-            for (int d = 0; d < head_dim; d += 16) {
-                sum0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_load_ps(key + d), sum0);
-                sum1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + d + 8), _mm256_load_ps(key + d + 8), sum1);
-            }
-            scores[(size_t)g * stride + t] = horizontal_sum_attention(_mm256_add_ps(sum0, sum1)) * p->scale;
-        }
-    }
+    float q_half[512] __attribute__((aligned(32)));
+    float sum_half[512] __attribute__((aligned(32)));
 
     for (int g = 0; g < group; g++) {
-        float *s = scores + (size_t)g * stride;
-        for (int t = keys; t < stride; t++) s[t] = -INFINITY;
-
-        __m256 max_vector = _mm256_set1_ps(-INFINITY);
-        for (int t = 0; t < stride; t += 8) max_vector = _mm256_max_ps(max_vector, _mm256_loadu_ps(s + t));
-        __m128 max4 = _mm_max_ps(_mm256_castps256_ps128(max_vector), _mm256_extractf128_ps(max_vector, 1));
-        max4 = _mm_max_ps(max4, _mm_movehl_ps(max4, max4));
-        max4 = _mm_max_ss(max4, _mm_movehdup_ps(max4));
-        __m256 max_score = _mm256_set1_ps(_mm_cvtss_f32(max4));
-
-        __m256 sum = _mm256_setzero_ps();
-        for (int t = 0; t < stride; t += 8) {
-            __m256 e = exp_negative(_mm256_sub_ps(_mm256_loadu_ps(s + t), max_score));
-            // The padding is -inf, and exp_negative clamps it to e^-87, so zero it explicitly.
-            if (t + 8 > keys) {
-                __m256 index = _mm256_add_ps(_mm256_set1_ps((float)t), _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7));
-                e = _mm256_and_ps(e, _mm256_cmp_ps(index, _mm256_set1_ps((float)keys), _CMP_LT_OQ));
-            }
-            _mm256_storeu_ps(s + t, e);
-            sum = _mm256_add_ps(sum, e);
-        }
-        float inverse = 1.0f / horizontal_sum_attention(sum);
-
         int head = kv_head * group + g;
+        const float *q = sequence->q + (size_t)row * p->q_stride + (size_t)head * head_dim;
         float *output = sequence->output + (size_t)row * p->output_stride + (size_t)head * head_dim;
-        for (int d0 = 0; d0 < head_dim; d0 += 32) {
-            __m256 acc0 = _mm256_setzero_ps();
-            __m256 acc1 = _mm256_setzero_ps();
-            __m256 acc2 = _mm256_setzero_ps();
-            __m256 acc3 = _mm256_setzero_ps();
-            for (int t = 0; t < keys; t++) {
-                const uint16_t *v = kv_row(layout, sequence->pages, p->layer, 1, kv_head, t) + d0;
-                __m256 weight = _mm256_broadcast_ss(s + t);
-                acc0 = _mm256_fmadd_ps(weight, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)v)), acc0);
-                acc1 = _mm256_fmadd_ps(weight, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + 8))), acc1);
-                acc2 = _mm256_fmadd_ps(weight, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + 16))), acc2);
-                acc3 = _mm256_fmadd_ps(weight, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + 24))), acc3);
+        for (int d = 0; d < head_dim; d += 8) {
+            _mm256_store_ps(q_half + d, round_to_half8(_mm256_loadu_ps(q + d)));
+            _mm256_store_ps(sum_half + d, _mm256_setzero_ps());
+        }
+
+        float max_score = -INFINITY;
+        float weight_sum = 0;
+        for (int t = 0; t < keys; t++) {
+            // ggml_vec_dot_f16: four 8-lane accumulators over 32-element steps,
+            // reduced as (a0 + a2) + (a1 + a3), then the two halves, then two horizontal adds.
+            const uint16_t *k = kv_row(layout, sequence->pages, p->layer, 0, kv_head, t);
+            __m256 a0 = _mm256_setzero_ps();
+            __m256 a1 = _mm256_setzero_ps();
+            __m256 a2 = _mm256_setzero_ps();
+            __m256 a3 = _mm256_setzero_ps();
+            for (int d = 0; d < head_dim; d += 32) {
+                a0 = _mm256_fmadd_ps(load_half8(k + d), _mm256_load_ps(q_half + d), a0);
+                a1 = _mm256_fmadd_ps(load_half8(k + d + 8), _mm256_load_ps(q_half + d + 8), a1);
+                a2 = _mm256_fmadd_ps(load_half8(k + d + 16), _mm256_load_ps(q_half + d + 16), a2);
+                a3 = _mm256_fmadd_ps(load_half8(k + d + 24), _mm256_load_ps(q_half + d + 24), a3);
             }
-            __m256 scale = _mm256_set1_ps(inverse);
-            _mm256_storeu_ps(output + d0, _mm256_mul_ps(acc0, scale));
-            _mm256_storeu_ps(output + d0 + 8, _mm256_mul_ps(acc1, scale));
-            _mm256_storeu_ps(output + d0 + 16, _mm256_mul_ps(acc2, scale));
-            _mm256_storeu_ps(output + d0 + 24, _mm256_mul_ps(acc3, scale));
+            __m256 total = _mm256_add_ps(_mm256_add_ps(a0, a2), _mm256_add_ps(a1, a3));
+            __m128 four = _mm_add_ps(_mm256_castps256_ps128(total), _mm256_extractf128_ps(total, 1));
+            four = _mm_hadd_ps(four, four);
+            float score = _mm_cvtss_f32(_mm_hadd_ps(four, four)) * p->scale;
+
+            float rescale = 1.0f;
+            float weight = 1.0f;
+            if (score > max_score) {
+                rescale = expf(max_score - score);
+                max_score = score;
+                __m256 factor = _mm256_set1_ps(rescale);
+                for (int d = 0; d < head_dim; d += 8) {
+                    _mm256_store_ps(sum_half + d, round_to_half8(_mm256_mul_ps(_mm256_load_ps(sum_half + d), factor)));
+                }
+            } else {
+                weight = expf(score - max_score);
+            }
+            const uint16_t *v = kv_row(layout, sequence->pages, p->layer, 1, kv_head, t);
+            __m256 factor = _mm256_set1_ps(weight);
+            for (int d = 0; d < head_dim; d += 8) {
+                __m256 updated = _mm256_fmadd_ps(load_half8(v + d), factor, _mm256_load_ps(sum_half + d));
+                _mm256_store_ps(sum_half + d, round_to_half8(updated));
+            }
+            weight_sum = fmaf(weight_sum, rescale, weight);
+        }
+
+        __m256 inverse = _mm256_set1_ps(weight_sum == 0 ? 0 : 1.0f / weight_sum);
+        for (int d = 0; d < head_dim; d += 8) {
+            _mm256_storeu_ps(output + d, _mm256_mul_ps(_mm256_load_ps(sum_half + d), inverse));
         }
     }
 }

@@ -18,8 +18,9 @@ static void quantize_row_portable(const float *x, int columns, int8_t *q, float 
             q[b * SK_BLOCK + i] = (int8_t)value;
             sum += value;
         }
-        d[b] = scale;
-        s[b] = scale * (float)sum;
+        // ggml stores both per-block values as FP16, and the sum uses the FP32 scale.
+        d[b] = sk_round_to_half(scale);
+        s[b] = sk_round_to_half(scale * (float)sum);
     }
 }
 
@@ -62,8 +63,8 @@ SK_AVX2 static void quantize_row_avx2(const float *x, int columns, int8_t *q, fl
         packed8 = _mm256_permutevar8x32_epi32(packed8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
         _mm256_storeu_si256((__m256i *)(q + b * SK_BLOCK), packed8);
 
-        d[b] = scale;
-        s[b] = scale * (float)_mm_cvtsi128_si32(sum4);
+        d[b] = sk_round_to_half(scale);
+        s[b] = sk_round_to_half(scale * (float)_mm_cvtsi128_si32(sum4));
     }
 }
 #endif
@@ -99,19 +100,41 @@ void sk_rms_norm(const float *x, size_t x_stride, float *y, size_t y_stride, int
     for (int r = 0; r < rows; r++) {
         const float *in = x + (size_t)r * x_stride;
         float *out = y + (size_t)r * y_stride;
-        // Sum in double: rows of a few thousand elements lose digits in float.
+        // The arithmetic of ggml's CPU rms_norm followed by its separate weight multiply:
+        // float squares summed in double, then the mean and the scale in float.
         double sum = 0;
-        for (int i = 0; i < columns; i++) sum += (double)in[i] * in[i];
-        float scale = (float)(1.0 / sqrt(sum / columns + epsilon));
-        for (int i = 0; i < columns; i++) out[i] = in[i] * scale * weight[i];
+        for (int i = 0; i < columns; i++) sum += (double)(in[i] * in[i]);
+        float mean = (float)(sum / columns);
+        float scale = 1.0f / sqrtf(mean + epsilon);
+        for (int i = 0; i < columns; i++) {
+            float normalized = in[i] * scale;
+            out[i] = normalized * weight[i];
+        }
     }
 }
+
+#if SK_X86
+/// Computes silu(gate) * up for whole vectors of a row and returns the first column left for the caller.
+SK_AVX2 static int silu_multiply_avx2(float *g, const float *u, int columns) {
+    int i = 0;
+    for (; i + 8 <= columns; i += 8) {
+        __m256 x = _mm256_loadu_ps(g + i);
+        __m256 denominator = _mm256_add_ps(_mm256_set1_ps(1.0f), exp_ggml(_mm256_sub_ps(_mm256_setzero_ps(), x)));
+        _mm256_storeu_ps(g + i, _mm256_mul_ps(_mm256_div_ps(x, denominator), _mm256_loadu_ps(u + i)));
+    }
+    return i;
+}
+#endif
 
 void sk_silu_multiply(float *gate, size_t gate_stride, const float *up, size_t up_stride, int rows, int columns) {
     for (int r = 0; r < rows; r++) {
         float *g = gate + (size_t)r * gate_stride;
         const float *u = up + (size_t)r * up_stride;
-        for (int i = 0; i < columns; i++) {
+        int i = 0;
+#if SK_X86
+        if (sk_use_avx2()) i = silu_multiply_avx2(g, u, columns);
+#endif
+        for (; i < columns; i++) {
             float value = g[i];
             g[i] = value / (1.0f + expf(-value)) * u[i];
         }

@@ -10,6 +10,11 @@
 // so each block needs one integer dot product plus an offset term built from
 // the activation block's scaled sum `s`. Kernels call that offset factor
 // (m, -8 dw, or 0) the weight's "bias" per block.
+//
+// The float arithmetic follows ggml's AVX2 `ggml_vec_dot_q4_1_q8_1` and
+// `ggml_vec_dot_q8_0_q8_0` (llama.cpp commit 0c1e570): the scaled block dots
+// accumulate in eight lanes with FMA, the bias terms accumulate in one scalar
+// with FMA in block order, and the result is the lane sum plus that scalar.
 
 /// Weight rows longer than this take the portable path, because the AVX2
 /// panel kernel decodes four rows into a stack buffer.
@@ -58,15 +63,17 @@ static void rows_portable(const sk_qmatrix *m, int n0, int n1, const sk_q8_rows 
             const float *xd = x->d + (size_t)b * x->ds_stride;
             const float *xs = x->s + (size_t)b * x->ds_stride;
             float sum = 0;
+            float bias_sum = 0;
             for (int j = 0; j < blocks; j++) {
                 int8_t values[32];
                 float scale, bias;
                 decode_block_portable(m->type, row, j, values, &scale, &bias);
                 int dot = 0;
                 for (int i = 0; i < 32; i++) dot += values[i] * xq[j * 32 + i];
-                sum += scale * xd[j] * (float)dot + bias * xs[j];
+                sum = fmaf(scale * xd[j], (float)dot, sum);
+                bias_sum = fmaf(bias, xs[j], bias_sum);
             }
-            m->output[(size_t)b * m->output_stride + n] = sum;
+            m->output[(size_t)b * m->output_stride + n] = sum + bias_sum;
         }
     }
 }
@@ -109,8 +116,7 @@ SK_AVX2 __attribute__((always_inline)) static inline void rows_direct_q4(
     int blocks = x->columns / SK_BLOCK;
     int is_q4_1 = m->type == SK_TYPE_Q4_1;
     size_t block_bytes = is_q4_1 ? sizeof(sk_block_q4_1) : sizeof(sk_block_q4_0);
-    float biases[MAX_PANEL_COLUMNS / SK_BLOCK] __attribute__((aligned(32)));
-    for (size_t j = (size_t)blocks; j < x->ds_stride; j++) biases[j] = 0;
+    float biases[MAX_PANEL_COLUMNS / SK_BLOCK];
 
     for (int n = n0; n < n1; n++) {
         const uint8_t *row = (const uint8_t *)m->weights + (size_t)n * m->row_bytes;
@@ -140,14 +146,11 @@ SK_AVX2 __attribute__((always_inline)) static inline void rows_direct_q4(
                 acc[c] = _mm256_fmadd_ps(products, _mm256_set1_ps(scale * dx), acc[c]);
             }
         }
-        for (size_t j = 0; j < x->ds_stride; j += 8) {
-            __m256 bias = _mm256_load_ps(biases + j);
-            for (int c = 0; c < batch; c++) {
-                acc[c] = _mm256_fmadd_ps(bias, _mm256_loadu_ps(x->s + (size_t)c * x->ds_stride + j), acc[c]);
-            }
-        }
         for (int c = 0; c < batch; c++) {
-            m->output[(size_t)c * m->output_stride + n] = horizontal_sum(acc[c]);
+            const float *xs = x->s + (size_t)c * x->ds_stride;
+            float bias_sum = 0;
+            for (int j = 0; j < blocks; j++) bias_sum = fmaf(biases[j], xs[j], bias_sum);
+            m->output[(size_t)c * m->output_stride + n] = horizontal_sum(acc[c]) + bias_sum;
         }
     }
 }
@@ -262,21 +265,14 @@ SK_AVX2 __attribute__((always_inline)) static inline void multiply_panel(
         }
     }
 
-    if (!is_q8) {
-        // The bias terms, eight blocks at a time over the zero-padded scale arrays.
-        for (size_t j = 0; j < panel->ds_stride; j += 8) {
-            __m256 sums[2];
-            for (int c = 0; c < batch; c++) sums[c] = _mm256_loadu_ps(xs[c] + j);
-            for (int r = 0; r < rows; r++) {
-                __m256 bias = _mm256_loadu_ps(panel->biases + (size_t)r * panel->ds_stride + j);
-                for (int c = 0; c < batch; c++) acc[r][c] = _mm256_fmadd_ps(bias, sums[c], acc[r][c]);
-            }
-        }
-    }
-
     for (int c = 0; c < batch; c++) {
         for (int r = 0; r < rows; r++) {
-            output[(size_t)(b + c) * output_stride + r] = horizontal_sum(acc[r][c]);
+            float bias_sum = 0;
+            if (!is_q8) {
+                const float *biases = panel->biases + (size_t)r * panel->ds_stride;
+                for (int j = 0; j < blocks; j++) bias_sum = fmaf(biases[j], xs[c][j], bias_sum);
+            }
+            output[(size_t)(b + c) * output_stride + r] = horizontal_sum(acc[r][c]) + bias_sum;
         }
     }
 }

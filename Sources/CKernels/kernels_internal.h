@@ -80,7 +80,44 @@ static inline uint16_t sk_float_to_half(float value) {
     return sign | (uint16_t)((rounded - 0x38000000) >> 13);
 }
 
+/// Rounds to the nearest half-precision value and widens back, as storing a ggml FP16 field does.
+static inline float sk_round_to_half(float value) { return sk_half_to_float(sk_float_to_half(value)); }
+
 #if SK_X86
+/// e^x with the arithmetic of ggml's AVX2 `ggml_v_expf` (ggml-cpu vec.h, llama.cpp commit 0c1e570):
+/// x = n ln2 + b, a degree-5 polynomial in b, and special scaling when |n| > 126.
+/// Silu uses it so that activations match llama.cpp to the bit.
+SK_AVX2 static inline __m256 exp_ggml(__m256 x) {
+    const __m256 shifter = _mm256_set1_ps(0x1.8p23f);
+    const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+    __m256 z = _mm256_fmadd_ps(x, _mm256_set1_ps(0x1.715476p+0f), shifter);
+    __m256 n = _mm256_sub_ps(z, shifter);
+    __m256 b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.62e4p-1f), x);
+    b = _mm256_fnmadd_ps(n, _mm256_set1_ps(0x1.7f7d1cp-20f), b);
+    __m256i e = _mm256_slli_epi32(_mm256_castps_si256(z), 23);
+    __m256 k = _mm256_castsi256_ps(_mm256_add_epi32(e, _mm256_castps_si256(_mm256_set1_ps(1.0f))));
+    __m256 n_magnitude = _mm256_andnot_ps(sign_bit, n);
+    __m256 large = _mm256_cmp_ps(n_magnitude, _mm256_set1_ps(126.0f), _CMP_GT_OQ);
+
+    __m256 b2 = _mm256_mul_ps(b, b);
+    __m256 high = _mm256_fmadd_ps(_mm256_set1_ps(0x1.0e4020p-7f), b, _mm256_set1_ps(0x1.573e2ep-5f));
+    __m256 low = _mm256_fmadd_ps(_mm256_set1_ps(0x1.555e66p-3f), b, _mm256_set1_ps(0x1.fffdb6p-2f));
+    __m256 poly = _mm256_fmadd_ps(high, b2, low);
+    poly = _mm256_fmadd_ps(poly, b2, _mm256_mul_ps(_mm256_set1_ps(0x1.ffffecp-1f), b));
+    if (!_mm256_movemask_ps(large)) return _mm256_fmadd_ps(poly, k, k);
+
+    // 2^n overflows or underflows the exponent field, so scale in two factors.
+    __m256i adjust = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(n, _mm256_setzero_ps(), _CMP_LE_OQ)),
+                                      _mm256_set1_epi32((int)0x82000000u));
+    __m256 scale1 = _mm256_castsi256_ps(_mm256_add_epi32(adjust, _mm256_set1_epi32(0x7f000000)));
+    __m256 scale2 = _mm256_castsi256_ps(_mm256_sub_epi32(e, adjust));
+    __m256 saturated = _mm256_cmp_ps(n_magnitude, _mm256_set1_ps(192.0f), _CMP_GT_OQ);
+    __m256 scaled = _mm256_mul_ps(_mm256_fmadd_ps(scale2, poly, scale2), scale1);
+    __m256 ordinary = _mm256_fmadd_ps(k, poly, k);
+    __m256 result = _mm256_or_ps(_mm256_and_ps(large, scaled), _mm256_andnot_ps(large, ordinary));
+    return _mm256_or_ps(_mm256_and_ps(saturated, _mm256_mul_ps(scale1, scale1)), _mm256_andnot_ps(saturated, result));
+}
+
 /// e^x for x <= 0 (softmax inputs after subtracting the max), relative error about 2e-7.
 SK_AVX2 static inline __m256 exp_negative(__m256 x) {
     x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));

@@ -206,7 +206,8 @@ struct KernelTests {
 
         for i in 0..<x.count {
             let scale = quantized.scales[(i / columns) * quantized.scaleStride + (i % columns) / 32]
-            #expect(abs(restored[i] - x[i]) <= scale * 0.5 + 1e-6, "element \(i)")
+            // The scale is stored rounded to FP16, as ggml stores it, which adds a relative error of up to 2^-11.
+            #expect(abs(restored[i] - x[i]) <= scale * 0.5 + abs(x[i]) * 1e-3 + 1e-6, "element \(i)")
         }
         #expect(quantized.values[5] == 127)
         #expect(quantized.scales[2] == 0)

@@ -68,7 +68,7 @@ final class ForwardBuffers {
         logitsInput = floats(options.maxBatchSize * config.hidden)
 
         let group = config.heads / config.kvHeads
-        attentionScratchStride = group * (config.contextLength + 8)
+        attentionScratchStride = max(group * (config.contextLength + 8), 2 * config.headDim)
         attentionScratch = floats(options.threads * attentionScratchStride)
 
         quantizedValues = .allocate(capacity: rows * widest)

@@ -189,12 +189,17 @@ extension InferenceEngine {
     }
 
     /// Writes cos and sin of every rotary pair's angle at `position` into row `row` of the rotary table.
+    ///
+    /// The angles follow ggml's CPU RoPE cache (llama.cpp commit 0c1e570): in
+    /// Float, starting at the position and multiplied by `ropeThetaScale` per pair,
+    /// so rotated queries and keys match llama.cpp to the bit.
     private func fillRotaryAngles(row: Int, position: Int) {
         let angles = buffers.rotary + row * config.headDim
+        var theta = Float(position)
         for pair in 0..<config.headDim / 2 {
-            let angle = Double(position) * inverseFrequencies[pair]
-            angles[2 * pair] = Float(cos(angle))
-            angles[2 * pair + 1] = Float(sin(angle))
+            angles[2 * pair] = cosf(theta)
+            angles[2 * pair + 1] = sinf(theta)
+            theta *= ropeThetaScale
         }
     }
 }

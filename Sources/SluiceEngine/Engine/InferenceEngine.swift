@@ -25,8 +25,8 @@ public final class InferenceEngine {
     let buffers: ForwardBuffers
     let pages: KVPageAllocator
     let sampler: TokenSampler
-    /// RoPE frequencies: pair i of a head rotates by position * inverseFrequencies[i].
-    let inverseFrequencies: [Double]
+    /// Ratio of consecutive RoPE pair frequencies, base^(-2 / headDim), computed in Float as ggml does.
+    let ropeThetaScale: Float
 
     /// Running sequences in admission order, which is the order of each step's tokens.
     private(set) var running: [EngineSequence] = []
@@ -48,9 +48,7 @@ public final class InferenceEngine {
 
         let headDim = model.config.headDim
         let theta = model.config.ropeTheta
-        inverseFrequencies = (0..<headDim / 2).map { pair in
-            1 / pow(theta, Double(2 * pair) / Double(headDim))
-        }
+        ropeThetaScale = powf(Float(theta), -2 / Float(headDim))
 
         // BLAS runs only float weight matrices, between our own jobs, so it may use the same threads.
         openblas_set_num_threads(Int32(options.threads))
