@@ -123,7 +123,10 @@ public struct WhitespaceTokenizer: ModelTokenizer {
         var ids: [Int32] = []
         var word: [UInt8] = []
         for scalar in text.unicodeScalars {
-            if scalar.properties.isWhitespace {
+            let isWhitespace = scalar.isASCII
+                ? scalar == " " || (0x09...0x0D).contains(scalar.value)
+                : scalar.properties.isWhitespace
+            if isWhitespace {
                 if !word.isEmpty { ids.append(Self.id(ofWord: word)) }
                 word.removeAll(keepingCapacity: true)
             } else {
