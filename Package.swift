@@ -39,8 +39,10 @@ let package = Package(
         .executableTarget(name: "sluice-http-bench", dependencies: ["SluiceHTTP", "SluiceGateway"]),
 
         .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore"]),
-        .testTarget(name: "SluiceNetTests", dependencies: ["SluiceNet"]),
-        .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP", "SluiceNet"]),
+        // A raw-socket test client shared by the network and HTTP tests.
+        .target(name: "SluiceTestSupport", dependencies: ["SluiceNet"], path: "Tests/SluiceTestSupport"),
+        .testTarget(name: "SluiceNetTests", dependencies: ["SluiceNet", "SluiceTestSupport"]),
+        .testTarget(name: "SluiceHTTPTests", dependencies: ["SluiceHTTP", "SluiceNet", "SluiceTestSupport"]),
         .testTarget(name: "SluiceSchedulerTests", dependencies: ["SluiceScheduler"]),
         .testTarget(name: "SluiceEngineTests", dependencies: ["SluiceEngine"]),
         .testTarget(name: "SluiceWorkersTests", dependencies: ["SluiceWorkers"]),

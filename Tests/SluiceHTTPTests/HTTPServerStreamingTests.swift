@@ -1,6 +1,7 @@
 import SluiceCore
 @testable import SluiceNet
 import Synchronization
+import SluiceTestSupport
 import Testing
 
 @testable import SluiceHTTP

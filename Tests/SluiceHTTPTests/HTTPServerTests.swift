@@ -1,5 +1,6 @@
 import SluiceCore
 import SluiceNet
+import SluiceTestSupport
 import Testing
 
 @testable import SluiceHTTP

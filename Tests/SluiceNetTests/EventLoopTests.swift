@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 
 @testable import SluiceNet
+import SluiceTestSupport
 
 /// Runs `body` on `loop` and returns its result to the waiting test.
 func onLoop<T: Sendable>(_ loop: EventLoop, _ body: @escaping @Sendable () -> T) async -> T {

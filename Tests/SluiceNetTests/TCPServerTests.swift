@@ -6,6 +6,7 @@ import Glibc
 #endif
 
 @testable import SluiceNet
+import SluiceTestSupport
 
 /// What a test handler saw, shared between the loop and the test.
 final class ConnectionLog: Sendable {

@@ -7,14 +7,16 @@ import Glibc
 /// A blocking TCP client for tests: connects to a loopback port, sends bytes
 /// and reads with a receive timeout, so a broken server fails a test instead
 /// of hanging it.
-final class RawSocketClient {
-    private(set) var fd: Int32
+public final class RawSocketClient {
+    public private(set) var fd: Int32
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+
+        public init(description: String) { self.description = description }
     }
 
-    init(port: Int, host: String = "127.0.0.1", receiveTimeout: Duration = .seconds(5)) throws {
+    public init(port: Int, host: String = "127.0.0.1", receiveTimeout: Duration = .seconds(5)) throws {
         let address = try SocketAddress(host: host, port: port)
         let family: Int32
         switch address {
@@ -65,17 +67,17 @@ final class RawSocketClient {
         close()
     }
 
-    func close() {
+    public func close() {
         guard fd >= 0 else { return }
         Glibc.close(fd)
         fd = -1
     }
 
-    func send(_ text: String) throws {
+    public func send(_ text: String) throws {
         try send(Array(text.utf8))
     }
 
-    func send(_ bytes: [UInt8]) throws {
+    public func send(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { buffer in
@@ -87,7 +89,7 @@ final class RawSocketClient {
     }
 
     /// Reads once; returns an empty array at end of input.
-    func receiveSome(maxBytes: Int = 65536) throws -> [UInt8] {
+    public func receiveSome(maxBytes: Int = 65536) throws -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: maxBytes)
         let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, maxBytes, 0) }
         if count < 0 {
@@ -97,7 +99,7 @@ final class RawSocketClient {
     }
 
     /// Reads until `predicate` accepts what has arrived, or end of input.
-    func receive(until predicate: ([UInt8]) -> Bool) throws -> [UInt8] {
+    public func receive(until predicate: ([UInt8]) -> Bool) throws -> [UInt8] {
         var received: [UInt8] = []
         while !predicate(received) {
             let chunk = try receiveSome()
@@ -108,29 +110,29 @@ final class RawSocketClient {
     }
 
     /// Reads until the peer closes the connection.
-    func receiveUntilClosed() throws -> [UInt8] {
+    public func receiveUntilClosed() throws -> [UInt8] {
         try receive(until: { _ in false })
     }
 
     /// Reads exactly `count` bytes, or fewer if the peer closes first.
-    func receive(count: Int) throws -> [UInt8] {
+    public func receive(count: Int) throws -> [UInt8] {
         try receive(until: { $0.count >= count })
     }
 
     /// Sends an RST instead of a FIN when closed: SO_LINGER with a zero timeout.
-    func closeWithReset() {
+    public func closeWithReset() {
         var option = linger(l_onoff: 1, l_linger: 0)
         setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
         close()
     }
 
-    func shutdownWrite() {
+    public func shutdownWrite() {
         Glibc.shutdown(fd, Int32(SHUT_WR))
     }
 }
 
 /// Waits up to `timeout` for `condition` to become true, checking every few milliseconds.
-func waitUntil(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
+public func waitUntil(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if condition() { return true }
