@@ -12,7 +12,10 @@ struct FlagReader {
     private var switches: Set<String> = []
     private(set) var consumed: Set<String> = []
 
-    init(_ arguments: [String], booleanFlags: Set<String>) throws(UsageError) {
+    /// - Parameters:
+    ///   - knownFlags: every flag name the command accepts, so a misspelled one is reported as unknown.
+    ///   - booleanFlags: the known flags that take no value.
+    init(_ arguments: [String], knownFlags: Set<String>, booleanFlags: Set<String>) throws(UsageError) {
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
@@ -20,6 +23,10 @@ struct FlagReader {
                 throw UsageError(message: "Unexpected argument '\(argument)'; flags start with --. See --help.")
             }
             let body = argument.dropFirst(2)
+            let name = body.split(separator: "=", maxSplits: 1).first.map(String.init) ?? ""
+            guard knownFlags.contains(name) || booleanFlags.contains(name) else {
+                throw UsageError(message: "Unknown flag --\(name). See --help for the flags this command accepts.")
+            }
             if let equals = body.firstIndex(of: "=") {
                 values[String(body[..<equals])] = String(body[body.index(after: equals)...])
             } else if booleanFlags.contains(String(body)) {

@@ -78,7 +78,7 @@ public struct ServeOptions: Sendable {
           --step-per-seq DURATION     simulated step: added time per running sequence (default 0.1ms)
 
         Scheduling:
-          --max-batch-size N          most sequences in one step (default: the worker's own limit;
+          --max-batch-size N          maximum sequences in one step (default: the worker's own limit;
                                       64 for the simulated backend, 32 for the engine)
           --max-queue N               requests waiting for a batch slot before new ones get 429 (default 1024)
           --batch-wait DURATION       micro-batch window of an idle worker (default 1ms; 0 disables)
@@ -100,9 +100,18 @@ public struct ServeOptions: Sendable {
         Sizes accept suffixes KiB, MiB, GiB; durations accept us, ms, s, m.
         """
 
+    /// Flags of `sluice serve` that take a value.
+    static let valueFlags: Set<String> = [
+        "host", "port", "threads", "log-level", "log-format", "backend", "model", "model-name", "engine-threads",
+        "kv-budget", "workers", "step-base", "step-per-seq", "max-batch-size", "max-queue", "batch-wait",
+        "default-max-tokens", "max-tokens-cap", "request-timeout", "max-stream-buffer-bytes", "max-request-line-bytes",
+        "max-header-bytes", "max-header-count", "max-body-bytes", "idle-timeout", "header-timeout", "write-timeout",
+        "shutdown-grace",
+    ]
+
     /// Parses the arguments after `serve`.
     public static func parse(_ arguments: [String]) throws(UsageError) -> ServeOptions {
-        var flags = try FlagReader(arguments, booleanFlags: ["access-log", "help"])
+        var flags = try FlagReader(arguments, knownFlags: valueFlags, booleanFlags: ["access-log", "help"])
         var options = ServeOptions()
         options.modelPath = defaultModelPath()
         if let host = flags.string("host") { options.host = host }

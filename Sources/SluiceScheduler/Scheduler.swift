@@ -215,7 +215,9 @@ public final class Scheduler: Sendable {
     public func shutdown(grace: Duration) {
         accepting.store(false, ordering: .relaxed)
         let deadline = ContinuousClock.now + grace
-        logger.info("scheduler draining", [("active", activeCount.load(ordering: .relaxed)), ("grace", grace)])
+        logger.info("scheduler draining", [
+            ("active", activeCount.load(ordering: .relaxed)), ("grace_ms", Int(grace / .milliseconds(1))),
+        ])
         idle.withLock {
             while activeCount.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline {
                 idle.wait(until: min(deadline, .now + .milliseconds(50)))

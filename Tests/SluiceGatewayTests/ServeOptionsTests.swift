@@ -18,7 +18,7 @@ import Testing
 
     @Test(arguments: [
         ["--port", "70000"], ["--backend", "gpu"], ["--step-base", "fast"], ["--threads", "0"], ["--bogus", "1"],
-        ["serve"], ["--port"],
+        ["serve"], ["--port"], ["--bogus"],
     ])
     func rejectsBadFlags(_ arguments: [String]) {
         #expect(throws: UsageError.self) { try ServeOptions.parse(arguments) }
@@ -30,5 +30,16 @@ import Testing
         #expect(parseDuration("-1s") == nil)
         #expect(parseByteSize("64KiB") == 65536)
         #expect(parseByteSize("12x") == nil)
+    }
+}
+
+@Suite struct ServeOptionsMessageTests {
+    @Test func unknownFlagWithoutValueSaysUnknown() {
+        do {
+            _ = try ServeOptions.parse(["--bogus"])
+            Issue.record("expected a usage error")
+        } catch {
+            #expect(error.message.contains("Unknown flag --bogus"))
+        }
     }
 }
