@@ -13,15 +13,25 @@ struct OpenAIResponseEncoder {
     let model: String
     let includeUsage: Bool
 
-    /// `data: {…"choices":[{"index":0,` up to where the token's text goes.
+    /// `data: {…"choices":[{"index":0,` up to where the token's text goes;
+    /// empty unless the response is an SSE stream.
     private let chunkPrefix: [UInt8]
 
-    init(kind: OpenAIRequest.Kind, id: String, created: Int, model: String, includeUsage: Bool) {
+    /// - Parameter streamsServerSentEvents: whether SSE chunks will be
+    ///   encoded; only then is their constant prefix built.
+    init(
+        kind: OpenAIRequest.Kind, id: String, created: Int, model: String, includeUsage: Bool,
+        streamsServerSentEvents: Bool = true
+    ) {
         self.kind = kind
         self.id = id
         self.created = created
         self.model = model
         self.includeUsage = includeUsage
+        guard streamsServerSentEvents else {
+            chunkPrefix = []
+            return
+        }
         var writer = JSONWriter(capacity: 160)
         writer.raw("data: {\"id\":")
         writer.string(id)

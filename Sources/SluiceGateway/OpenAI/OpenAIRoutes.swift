@@ -66,7 +66,8 @@ final class OpenAIRoutes: Sendable {
 
         let id = makeID(kind)
         let encoder = OpenAIResponseEncoder(
-            kind: kind, id: id, created: Self.unixTime(), model: parsed.model, includeUsage: parsed.includeUsage)
+            kind: kind, id: id, created: Self.unixTime(), model: parsed.model, includeUsage: parsed.includeUsage,
+            streamsServerSentEvents: parsed.stream && kind != .generate)
         let mode: HTTPGenerationSink.Mode
         if !parsed.stream {
             mode = .json
@@ -148,12 +149,17 @@ final class OpenAIRoutes: Sendable {
 /// created on first use and then reused.
 final class RequestCounters: Sendable {
     private let registry: MetricsRegistry
-    private let cache = Mutex<[String: Counter]>([:])
+    private struct Key: Hashable {
+        let route: String
+        let status: Int
+    }
+
+    private let cache = Mutex<[Key: Counter]>([:])
 
     init(registry: MetricsRegistry) { self.registry = registry }
 
     func count(route: String, status: Int) {
-        let key = "\(route) \(status)"
+        let key = Key(route: route, status: status)
         let counter = cache.withLock { cache in
             if let counter = cache[key] { return counter }
             let counter = registry.counter(
