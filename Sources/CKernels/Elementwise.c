@@ -159,8 +159,10 @@ void sk_rope(float *x, size_t x_stride, int rows, int heads, int head_dim, const
                 float s = angles[i + 1];
                 float a = head[i];
                 float b = head[i + 1];
-                head[i] = a * c - b * s;
-                head[i + 1] = a * s + b * c;
+                // The rounding of ggml's rotate_pairs (llama.cpp 0c1e570) as gcc -O3 -march=native
+                // compiles it: the products with `a` go into FMAs and the products with `b` round first.
+                head[i] = fmaf(a, c, -(b * s));
+                head[i + 1] = fmaf(a, s, b * c);
             }
         }
     }

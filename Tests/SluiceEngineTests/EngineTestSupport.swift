@@ -66,3 +66,7 @@ func runGreedy(
     }
     return results
 }
+
+/// Serializes tests that switch the process-wide kernel selection (`sk_set_portable_only`)
+/// with tests whose results depend on which kernels run, because Swift Testing runs suites in parallel.
+let kernelSelectionLock = NSLock()

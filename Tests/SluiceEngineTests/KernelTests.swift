@@ -194,6 +194,8 @@ struct KernelTests {
 
     @Test("activation quantization", arguments: [false, true])
     func activationQuantization(portable: Bool) {
+        kernelSelectionLock.lock()
+        defer { kernelSelectionLock.unlock() }
         let previous = sk_set_portable_only(portable ? 1 : 0)
         defer { sk_set_portable_only(previous) }
         var random = TestRandom(seed: 7)
@@ -236,11 +238,13 @@ struct KernelTests {
         defer { sk_pool_destroy(pool) }
 
         for portable in [false, true] {
+            kernelSelectionLock.lock()
             let previous = sk_set_portable_only(portable ? 1 : 0)
             let output = Self.multiply(
                 weights: weights, type: type, rows: rows, columns: columns, activations: activations, batch: batch,
                 pool: pool)
             sk_set_portable_only(previous)
+            kernelSelectionLock.unlock()
 
             for b in 0..<batch {
                 for n in 0..<rows {

@@ -188,6 +188,8 @@ struct TinyModel {
 struct TinyModelTests {
     /// Runs greedy steps and checks every step's logits against the reference forward pass.
     func checkAgainstReference(_ tiny: TinyModel, tolerance: Double, portable: Bool = false) throws {
+        kernelSelectionLock.lock()
+        defer { kernelSelectionLock.unlock() }
         let previous = sk_set_portable_only(portable ? 1 : 0)
         defer { sk_set_portable_only(previous) }
         let model = try LlamaModel(path: tiny.write())
