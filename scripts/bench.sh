@@ -23,7 +23,7 @@ cd "$root"
 # --- Configuration: every server and load command line is built from these ---
 
 SLUICE="${SLUICE_BINARY:-.build/release/sluice}"
-# The HTTP layer alone, answering W1/W2 with the same bytes and no scheduler.
+# The HTTP layer alone: it serves W1/W2 with the same bytes and no scheduler.
 SLUICE_HTTP_BENCH="${SLUICE_HTTP_BENCH_BINARY:-.build/release/sluice-http-bench}"
 VENV=.cache/bench-venv
 PYTHON="$VENV/bin/python"

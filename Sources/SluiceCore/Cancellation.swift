@@ -1,6 +1,6 @@
 import Synchronization
 
-/// Why a request was cancelled.
+/// The cause of a request's cancellation.
 public enum CancellationReason: String, Sendable {
     /// The client closed or reset its connection, or a write to it failed.
     case clientDisconnected = "client_disconnected"
@@ -18,8 +18,8 @@ public enum CancellationReason: String, Sendable {
 ///
 /// The protocol layer sets it (disconnect, explicit cancel, deadline timer);
 /// the scheduler registers a handler that removes the request's sequence.
-/// Handlers run on the thread that calls `cancel`, exactly once each, so they
-/// must be short and must not block.
+/// Handlers run on the thread that calls `cancel`, exactly once each. They
+/// must be short and must not block, which this type cannot check.
 public final class Cancellation: Sendable {
     private struct State {
         var reason: CancellationReason?

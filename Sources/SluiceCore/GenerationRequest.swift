@@ -9,7 +9,7 @@ public struct ChatMessage: Sendable, Equatable {
     }
 }
 
-/// What a request asks the model to continue.
+/// The input a request gives the model to continue.
 public enum Prompt: Sendable, Equatable {
     /// Plain text, tokenized with the model's tokenizer (special tokens parsed).
     case text(String)
@@ -35,7 +35,7 @@ public struct GenerationRequest: Sendable {
     public var stopAtEndOfSequence: Bool
     /// When the request must be done; nil uses the server's default.
     public var deadline: ContinuousClock.Instant?
-    /// Where output goes.
+    /// The destination of the request's output.
     public var sink: any TokenSink
     /// Set by the protocol layer when the client goes away or cancels.
     public var cancellation: Cancellation

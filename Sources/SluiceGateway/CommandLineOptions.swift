@@ -1,6 +1,6 @@
 import SluiceCore
 
-/// A command-line usage error; the message says which flag and what is accepted.
+/// A command-line usage error. The message names the flag and the accepted values.
 public struct UsageError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }

@@ -25,12 +25,8 @@ public final class Gateway: Sendable {
         self.options = options
         let registry = MetricsRegistry.shared
         let workers = try Self.makeWorkers(options: options, logger: logger)
-        var schedulerConfiguration = options.scheduler
-        if schedulerConfiguration.maxBatchSize == nil && options.backend == .simulated {
-            schedulerConfiguration.maxBatchSize = nil
-        }
         scheduler = Scheduler(
-            workers: workers, configuration: schedulerConfiguration, registry: registry,
+            workers: workers, configuration: options.scheduler, registry: registry,
             logger: Logger(label: "sluice.scheduler"))
 
         var router = HTTPRouter()

@@ -5,7 +5,7 @@ import SluiceCore
 import SluiceScheduler
 import SluiceWorkers
 
-/// Everything `sluice serve` can be told, with the defaults in the help text.
+/// The settings of `sluice serve`, with the defaults listed in the help text.
 public struct ServeOptions: Sendable {
     public enum Backend: String, Sendable {
         case engine

@@ -13,7 +13,7 @@ enum SinkCall {
     }
 }
 
-/// What the scheduler thread must do after the state machine handled events.
+/// The work the scheduler thread performs after the state machine handled events.
 struct SchedulerActions {
     /// Plans to send, by worker index.
     var plans: [(worker: Int, plan: StepPlan)] = []
@@ -22,7 +22,6 @@ struct SchedulerActions {
     /// Requests that left the queue (admitted, cancelled or expired).
     var dequeued = 0
 
-    var isEmpty: Bool { plans.isEmpty && sinkCalls.isEmpty && dequeued == 0 }
 }
 
 /// A request accepted for scheduling, with its prompt already tokenized.
@@ -234,7 +233,7 @@ struct SchedulerStateMachine {
         compactQueue(group)
     }
 
-    /// The idle worker of the request's group with the most free KV budget that can take it, if any.
+    /// Returns the idle worker of the request's group with the most free KV budget that can take it, if any.
     private func bestWorker(for entry: QueuedRequest) -> Int? {
         var best: Int?
         var bestFree = Int.min

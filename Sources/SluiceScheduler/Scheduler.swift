@@ -17,7 +17,8 @@ public struct ServedModel: Sendable {
 /// `submit` validates and tokenizes requests on the caller's thread. One
 /// scheduler thread then admits them into workers' running batches at step
 /// boundaries. It turns step results into text events and hands each event
-/// loop its share of a step in one task. The thread never waits for a worker.
+/// loop its share of a step in one task. It only submits plans, so it waits
+/// for a worker only as long as that worker's `submit` takes to queue them.
 public final class Scheduler: Sendable {
     private enum Message {
         case enqueue(QueuedRequest)

@@ -1,8 +1,7 @@
 /// Turns token bytes into text that never splits a UTF-8 character.
 ///
-/// Bytes of a character that is not complete yet are held until the next
-/// token completes it; a character is released as soon as its last byte
-/// arrives. Invalid byte sequences become U+FFFD, as `String(decoding:as:)`
+/// Bytes of a character that is not complete yet wait for the token that
+/// completes it. A character is released as soon as its last byte arrives. Invalid byte sequences become U+FFFD, as `String(decoding:as:)`
 /// replaces them.
 struct UTF8Assembler {
     /// Bytes of an incomplete, so far valid, character at the end of the input.
@@ -40,7 +39,7 @@ struct UTF8Assembler {
         }
     }
 
-    /// The length of a trailing character prefix that is valid so far but not complete, or 0.
+    /// Returns the length of a trailing character prefix that is valid so far but not complete, or 0.
     static func incompleteSuffixLength(_ bytes: [UInt8]) -> Int {
         let count = bytes.count
         // A UTF-8 character has at most 4 bytes, so an incomplete one starts in the last 3.
@@ -61,7 +60,7 @@ struct UTF8Assembler {
         return 0
     }
 
-    /// The ranges RFC 3629 allows for the byte after a lead byte (no overlong forms, no surrogates, at most U+10FFFF).
+    /// Checks the byte after a lead byte against the ranges RFC 3629 allows (no overlong forms, no surrogates, at most U+10FFFF).
     private static func isValidSecondByte(lead: UInt8, _ byte: UInt8) -> Bool {
         switch lead {
         case 0xE0: return (0xA0...0xBF).contains(byte)

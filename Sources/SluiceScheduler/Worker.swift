@@ -3,14 +3,14 @@ import SluiceCore
 /// Identifies one sequence on a worker for its whole life, from admission to release.
 public typealias SequenceID = UInt64
 
-/// What one worker can hold at once.
+/// The limits of one worker's running batch.
 public struct WorkerCapacity: Sendable, Equatable {
     /// Maximum number of sequences in one step.
     public var maxBatchSize: Int
     /// Tokens of KV cache the worker can hold across all its sequences; a
     /// sequence needs its prompt length plus its maximum new tokens.
     public var kvBudgetTokens: Int
-    /// Longest sequence (prompt plus generated tokens) the model supports.
+    /// Maximum tokens of one sequence (prompt plus generated tokens) the model supports.
     public var maxSequenceTokens: Int
 
     public init(maxBatchSize: Int, kvBudgetTokens: Int, maxSequenceTokens: Int) {
@@ -40,7 +40,7 @@ public struct SequenceAdmission: Sendable {
     public var id: SequenceID
     public var promptTokens: [Int32]
     public var sampling: SamplingParameters
-    /// The most tokens this sequence will generate; the worker may size its KV cache from it.
+    /// Maximum tokens this sequence will generate. The worker may size its KV cache from it.
     public var maxNewTokens: Int
 
     public init(id: SequenceID, promptTokens: [Int32], sampling: SamplingParameters, maxNewTokens: Int) {
@@ -51,7 +51,7 @@ public struct SequenceAdmission: Sendable {
     }
 }
 
-/// What a worker does in one step.
+/// The admissions and releases of one step.
 public struct StepPlan: Sendable {
     /// Sequences that leave before the step runs; their KV cache is freed.
     public var release: [SequenceID]
@@ -64,7 +64,7 @@ public struct StepPlan: Sendable {
         self.admit = admit
     }
 
-    /// Whether the plan only releases sequences and the worker holds nothing else to run.
+    /// Whether the plan neither releases nor admits a sequence.
     public var isEmpty: Bool { release.isEmpty && admit.isEmpty }
 }
 
@@ -102,7 +102,7 @@ public struct StepResult: Sendable {
 /// accelerator, or a remote worker process.
 ///
 /// The scheduler sends at most one plan at a time and waits for its
-/// completion before sending the next; the worker keeps every admitted
+/// completion before sending the next. The worker keeps every admitted
 /// sequence running (one token per step) until a plan releases it.
 public protocol Worker: AnyObject, Sendable {
     /// A name for logs and metrics, such as `engine-0`.

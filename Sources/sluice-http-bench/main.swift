@@ -8,9 +8,9 @@ import SluiceHTTP
 
 // A benchmark stand-in: the HTTP layer alone, with no scheduler or worker
 // behind it. It serves POST /v1/completions with the bytes the simulated
-// backend would send (one token as JSON, or `max_tokens` SSE events and
-// [DONE] when "stream" is true), so the benchmark can tell the cost of the
-// HTTP layer from the cost of the whole path. It is not part of `sluice`.
+// backend would send: one JSON body, or `max_tokens` SSE events and [DONE]
+// when "stream" is true. The benchmark compares it with `sluice` to separate
+// the HTTP layer's cost from the whole path's. It is not part of `sluice`.
 
 /// Writes `text` and a newline to standard error.
 func printError(_ text: String) {

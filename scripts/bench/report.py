@@ -575,7 +575,7 @@ def section_w4(directory: str) -> str:
     llama_top = tokens_at.get(("llama-server", top))
 
     # One stream alone: prefill speed from the time to first token (which
-    # also holds the HTTP round trip and tokenizing, so it understates the
+    # also includes the HTTP round trip and tokenizing, so it understates the
     # engine), and decode speed from the median gap between tokens.
     single_rows = []
     single: dict[str, tuple[Optional[float], Optional[float]]] = {}

@@ -3,7 +3,7 @@
 public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
-    /// A number; `isInteger` tells whether it was written without fraction or exponent.
+    /// A number. `isInteger` is true when it was written without fraction or exponent.
     case number(Double, isInteger: Bool)
     case string(String)
     case array([JSONValue])
@@ -21,7 +21,7 @@ public enum JSONValue: Sendable, Equatable {
         }
     }
 
-    /// The member named `key` of an object (the last one if repeated), or nil.
+    /// Returns the member named `key` of an object (the last one if repeated), or nil.
     public subscript(key: String) -> JSONValue? {
         guard case .object(let members) = self else { return nil }
         return members.last(where: { $0.0 == key })?.1
@@ -40,7 +40,7 @@ public enum JSONValue: Sendable, Equatable {
     }
 }
 
-/// Why a body is not valid JSON, with the byte offset where parsing stopped.
+/// A JSON syntax error: the reason and the byte offset where parsing stopped.
 public struct JSONParseError: Error, Sendable, CustomStringConvertible {
     public let reason: String
     public let offset: Int
