@@ -23,7 +23,7 @@ let package = Package(
         // Vectorized dot products over quantized weight blocks for the engine.
         .target(name: "CKernels", cSettings: kernelFlags),
 
-        .target(name: "SluiceCore"),
+        .target(name: "SluiceCore", dependencies: ["CSystem"]),
         .target(name: "SluiceNet", dependencies: ["SluiceCore", "CSystem", "COpenSSL"]),
         .target(name: "SluiceHTTP", dependencies: ["SluiceCore", "SluiceNet", "CNgHTTP2", "CWslay", "CZlib"]),
         .target(name: "SluiceRPC", dependencies: ["SluiceCore", "SluiceNet", "SluiceHTTP"]),

@@ -1,7 +1,7 @@
 import Synchronization
 
 /// The cause of a request's cancellation.
-public enum CancellationReason: String, Sendable {
+public enum CancellationReason: String, Sendable, CaseIterable {
     /// The client closed or reset its connection, or a write to it failed.
     case clientDisconnected = "client_disconnected"
     /// The client asked to cancel (HTTP/2 RST_STREAM, WebSocket cancel message).

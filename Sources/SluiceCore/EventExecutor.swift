@@ -10,4 +10,15 @@ public protocol EventExecutor: AnyObject, Sendable {
 
     /// Whether the calling thread is this executor's thread.
     var inExecutor: Bool { get }
+
+    /// Runs `work` on this executor's thread once the work of its current
+    /// turn is done, before it next waits for events. Call it only on the
+    /// executor's thread. A producer that hands many items to another thread
+    /// during one turn uses it to wake that thread once, not once per item.
+    func executeAtTurnEnd(_ work: @escaping () -> Void)
+}
+
+extension EventExecutor {
+    /// Executors without turns run `work` at once.
+    public func executeAtTurnEnd(_ work: @escaping () -> Void) { work() }
 }

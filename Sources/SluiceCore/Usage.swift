@@ -12,7 +12,7 @@ public struct Usage: Sendable, Equatable {
 }
 
 /// Why a generation ended.
-public enum FinishReason: String, Sendable {
+public enum FinishReason: String, Sendable, CaseIterable {
     /// The model produced its end-of-sequence token, or a stop sequence matched.
     case stop
     /// The request reached its maximum number of new tokens.

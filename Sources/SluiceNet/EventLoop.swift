@@ -52,6 +52,8 @@ public final class EventLoop: EventExecutor, @unchecked Sendable {
     private(set) var turnCount = 0
     private var localTasks: [() -> Void] = []
     private var runningLocalTasks: [() -> Void] = []
+    private var turnEndTasks: [() -> Void] = []
+    private var runningTurnEndTasks: [() -> Void] = []
     private var runningRemoteTasks: [@Sendable () -> Void] = []
     private var timers = TimerHeap()
     private var registrations: [Registration?] = []
@@ -227,6 +229,7 @@ public final class EventLoop: EventExecutor, @unchecked Sendable {
             runRemoteTasks()
         }
         runLocalTasks()
+        runTurnEndTasks()
         flushConnections()
     }
 
@@ -282,6 +285,25 @@ public final class EventLoop: EventExecutor, @unchecked Sendable {
             task()
         }
         runningRemoteTasks.removeAll(keepingCapacity: true)
+    }
+
+    /// Queues `work` to run at the end of this turn, after the turn's events
+    /// and tasks and before buffered output is written. Only callable on the
+    /// loop's thread.
+    public func executeAtTurnEnd(_ work: @escaping () -> Void) {
+        preconditionInEventLoop()
+        turnEndTasks.append(work)
+    }
+
+    private func runTurnEndTasks() {
+        // Work queued by these tasks runs in the next pass, within this turn.
+        while !turnEndTasks.isEmpty {
+            swap(&turnEndTasks, &runningTurnEndTasks)
+            for task in runningTurnEndTasks {
+                task()
+            }
+            runningTurnEndTasks.removeAll(keepingCapacity: true)
+        }
     }
 
     private func runLocalTasks() {

@@ -1,14 +1,31 @@
 import SluiceCore
 
 /// A call to make on a request's token sink, on the sink's executor.
+///
+/// It holds the request's entry rather than only its sink, so that the entry
+/// (made on the request's event loop) is freed there, after the call, and not
+/// on the scheduler thread: memory goes back to the allocator cache of the
+/// thread that took it.
 enum SinkCall {
-    case tokens(any TokenSink, TokenEvent)
-    case finish(any TokenSink, FinishReason, text: String, usage: Usage)
-    case fail(any TokenSink, GatewayError, usage: Usage)
+    case tokens(QueuedRequest, TokenEvent)
+    case finish(QueuedRequest, FinishReason, text: String, usage: Usage)
+    case fail(QueuedRequest, GatewayError, usage: Usage)
 
     var sink: any TokenSink {
         switch self {
-        case .tokens(let sink, _), .finish(let sink, _, _, _), .fail(let sink, _, _): sink
+        case .tokens(let entry, _), .finish(let entry, _, _, _), .fail(let entry, _, _): entry.request.sink
+        }
+    }
+
+    /// Makes the call; run it on the sink's executor.
+    func run() {
+        switch self {
+        case .tokens(let entry, let event):
+            entry.request.sink.token(event)
+        case .finish(let entry, let reason, let text, let usage):
+            entry.request.sink.finish(reason, text: text, usage: usage)
+        case .fail(let entry, let error, let usage):
+            entry.request.sink.fail(error, usage: usage)
         }
     }
 }
@@ -25,15 +42,30 @@ struct SchedulerActions {
 }
 
 /// A request accepted for scheduling, with its prompt already tokenized.
-struct QueuedRequest {
+///
+/// A class, so that the hand-off to the scheduler thread and the state
+/// machine's tables move one reference instead of copying the request.
+final class QueuedRequest: Sendable {
     let sequenceID: SequenceID
     let request: GenerationRequest
     let promptTokens: [Int32]
     let maxNewTokens: Int
     let deadline: ContinuousClock.Instant?
     let workerGroup: Int
+    let kvTokens: Int
 
-    var kvTokens: Int { promptTokens.count + maxNewTokens }
+    init(
+        sequenceID: SequenceID, request: GenerationRequest, promptTokens: [Int32], maxNewTokens: Int,
+        deadline: ContinuousClock.Instant?, workerGroup: Int
+    ) {
+        self.sequenceID = sequenceID
+        self.request = request
+        self.promptTokens = promptTokens
+        self.maxNewTokens = maxNewTokens
+        self.deadline = deadline
+        self.workerGroup = workerGroup
+        kvTokens = promptTokens.count + maxNewTokens
+    }
 }
 
 /// The scheduler's logic as a pure state machine: it takes events (arrival,
@@ -46,13 +78,20 @@ struct SchedulerStateMachine {
         case running(worker: Int)
     }
 
-    private struct Sequence {
+    /// A request's scheduling state. A class, so that updating it per token
+    /// neither copies it out of `sequences` nor hashes its id twice.
+    private final class Sequence {
         let entry: QueuedRequest
         var phase: Phase = .queued
         var generated = 0
         var assembler = UTF8Assembler()
         var matcher: StopSequenceMatcher
         var lastTokenAt: ContinuousClock.Instant?
+
+        init(entry: QueuedRequest) {
+            self.entry = entry
+            matcher = StopSequenceMatcher(stopSequences: entry.request.stopSequences)
+        }
 
         var usage: Usage { Usage(promptTokens: entry.promptTokens.count, completionTokens: generated) }
     }
@@ -124,8 +163,7 @@ struct SchedulerStateMachine {
     // MARK: - Events
 
     mutating func enqueue(_ entry: QueuedRequest, now: ContinuousClock.Instant, actions: inout SchedulerActions) {
-        sequences[entry.sequenceID] = Sequence(
-            entry: entry, matcher: StopSequenceMatcher(stopSequences: entry.request.stopSequences))
+        sequences[entry.sequenceID] = Sequence(entry: entry)
         queues[entry.workerGroup].append(entry.sequenceID)
         queuedCount += 1
         metrics.queueLength.set(queuedCount)
@@ -143,8 +181,8 @@ struct SchedulerStateMachine {
         _ id: SequenceID, reason: CancellationReason, now: ContinuousClock.Instant, actions: inout SchedulerActions
     ) {
         guard let sequence = sequences.removeValue(forKey: id) else { return }
-        metrics.cancellations[reason]?.increment()
-        metrics.requestsFinished[.cancelled]?.increment()
+        metrics.cancellations(reason).increment()
+        metrics.requestsFinished(.cancelled).increment()
 
         switch sequence.phase {
         case .queued:
@@ -161,7 +199,7 @@ struct SchedulerStateMachine {
             removeRunning(id, kvTokens: sequence.entry.kvTokens, worker: index)
             cancelledAt[id] = now
         }
-        actions.sinkCalls.append(.fail(sequence.entry.request.sink, Self.error(for: reason), usage: sequence.usage))
+        actions.sinkCalls.append(.fail(sequence.entry, Self.error(for: reason), usage: sequence.usage))
     }
 
     mutating func stepCompleted(
@@ -222,7 +260,7 @@ struct SchedulerStateMachine {
             queuedCount -= 1
             actions.dequeued += 1
 
-            sequences[id]!.phase = .assigned(worker: index)
+            sequence.phase = .assigned(worker: index)
             workers[index].kvReserved += sequence.entry.kvTokens
             workers[index].pendingAdmit.append(
                 SequenceAdmission(
@@ -238,9 +276,10 @@ struct SchedulerStateMachine {
         var best: Int?
         var bestFree = Int.min
         for index in workers.indices where workers[index].group == entry.workerGroup && !workers[index].busy {
-            let worker = workers[index]
-            let free = worker.capacity.kvBudgetTokens - worker.kvReserved
-            guard worker.activeCount < worker.capacity.maxBatchSize, entry.kvTokens <= free else { continue }
+            let free = workers[index].capacity.kvBudgetTokens - workers[index].kvReserved
+            guard workers[index].activeCount < workers[index].capacity.maxBatchSize, entry.kvTokens <= free else {
+                continue
+            }
             if free > bestFree {
                 best = index
                 bestFree = free
@@ -250,43 +289,45 @@ struct SchedulerStateMachine {
     }
 
     private mutating func startStepIfReady(worker index: Int, now: ContinuousClock.Instant, actions: inout SchedulerActions) {
-        var worker = workers[index]
-        guard worker.activeCount > 0 || !worker.pendingRelease.isEmpty else { return }
+        guard workers[index].activeCount > 0 || !workers[index].pendingRelease.isEmpty else { return }
 
         // Micro-batch window: a worker starting from empty waits briefly so that
         // requests arriving together share their first (prefill) step.
-        let startsFromEmpty = worker.running.isEmpty && !worker.pendingAdmit.isEmpty
-        let batchFull = worker.activeCount >= worker.capacity.maxBatchSize
-        let stepsAreSlow = worker.stepEstimate.map { $0 >= configuration.batchWait } ?? true
+        let startsFromEmpty = workers[index].running.isEmpty && !workers[index].pendingAdmit.isEmpty
+        let batchFull = workers[index].activeCount >= workers[index].capacity.maxBatchSize
+        let stepsAreSlow = workers[index].stepEstimate.map { $0 >= configuration.batchWait } ?? true
         if startsFromEmpty && !batchFull && stepsAreSlow && configuration.batchWait > .zero {
-            if worker.windowDeadline == nil {
+            guard let windowDeadline = workers[index].windowDeadline else {
                 workers[index].windowDeadline = now + configuration.batchWait
                 return
             }
-            if now < worker.windowDeadline! { return }
+            if now < windowDeadline { return }
         }
 
-        let plan = StepPlan(release: worker.pendingRelease, admit: worker.pendingAdmit)
-        for admission in worker.pendingAdmit {
+        let plan = StepPlan(release: workers[index].pendingRelease, admit: workers[index].pendingAdmit)
+        for admission in plan.admit {
             sequences[admission.id]?.phase = .running(worker: index)
-            worker.running.insert(admission.id)
+            workers[index].running.insert(admission.id)
         }
-        for id in worker.pendingRelease {
-            if let cancelled = cancelledAt.removeValue(forKey: id) {
-                metrics.cancellationToRelease.observe(cancelled.duration(to: now))
+        if !cancelledAt.isEmpty {
+            for id in plan.release {
+                if let cancelled = cancelledAt.removeValue(forKey: id) {
+                    metrics.cancellationToRelease.observe(cancelled.duration(to: now))
+                }
             }
         }
-        metrics.stepsWithRelease.increment(by: worker.pendingRelease.count)
-        worker.pendingAdmit = []
-        worker.pendingRelease = []
-        worker.windowDeadline = nil
+        metrics.stepsWithRelease.increment(by: plan.release.count)
+        workers[index].pendingAdmit = []
+        workers[index].pendingRelease = []
+        workers[index].windowDeadline = nil
         // A plan that only releases sequences and leaves nothing running still
         // goes out so the worker frees their memory at once.
-        worker.busy = true
-        worker.batchSizeGauge.set(worker.running.count)
-        workers[index] = worker
+        workers[index].busy = true
+        workers[index].batchSizeGauge.set(workers[index].running.count)
         actions.plans.append((index, plan))
-        metrics.runningSequences.set(workers.reduce(0) { $0 + $1.running.count })
+        var running = 0
+        for worker in workers.indices { running += workers[worker].running.count }
+        metrics.runningSequences.set(running)
     }
 
     private mutating func compactQueue(_ group: Int) {
@@ -304,24 +345,23 @@ struct SchedulerStateMachine {
     private mutating func handle(
         _ token: StepToken, worker index: Int, now: ContinuousClock.Instant, actions: inout SchedulerActions
     ) {
-        guard var sequence = sequences[token.sequence], case .running(let owner) = sequence.phase, owner == index
+        guard let sequence = sequences[token.sequence], case .running(let owner) = sequence.phase, owner == index
         else {
             // The sequence was cancelled while this step ran: the one step it may still cost.
             metrics.tokensDiscarded.increment()
             return
         }
-        let request = sequence.entry.request
         sequence.generated += 1
         metrics.tokensGenerated.increment()
         if let last = sequence.lastTokenAt {
             metrics.interTokenLatency.observe(last.duration(to: now))
         } else {
-            metrics.timeToFirstToken.observe(request.arrival.duration(to: now))
+            metrics.timeToFirstToken.observe(sequence.entry.request.arrival.duration(to: now))
         }
         sequence.lastTokenAt = now
 
-        if token.isEndOfSequence && request.stopAtEndOfSequence {
-            finish(&sequence, reason: .stop, flushHeldText: true, now: now, actions: &actions)
+        if token.isEndOfSequence && sequence.entry.request.stopAtEndOfSequence {
+            finish(sequence, reason: .stop, flushHeldText: true, now: now, actions: &actions)
             return
         }
 
@@ -329,13 +369,11 @@ struct SchedulerStateMachine {
         switch sequence.matcher.append(complete) {
         case .stopped(let before):
             emit(token, text: before, sequence: sequence, actions: &actions)
-            finish(&sequence, reason: .stop, flushHeldText: false, now: now, actions: &actions)
+            finish(sequence, reason: .stop, flushHeldText: false, now: now, actions: &actions)
         case .text(let text):
             emit(token, text: text, sequence: sequence, actions: &actions)
             if sequence.generated >= sequence.entry.maxNewTokens {
-                finish(&sequence, reason: .length, flushHeldText: true, now: now, actions: &actions)
-            } else {
-                sequences[token.sequence] = sequence
+                finish(sequence, reason: .length, flushHeldText: true, now: now, actions: &actions)
             }
         }
     }
@@ -343,13 +381,13 @@ struct SchedulerStateMachine {
     private func emit(_ token: StepToken, text: [UInt8], sequence: Sequence, actions: inout SchedulerActions) {
         let event = TokenEvent(
             tokenID: token.tokenID, text: String(decoding: text, as: UTF8.self), index: sequence.generated - 1)
-        actions.sinkCalls.append(.tokens(sequence.entry.request.sink, event))
+        actions.sinkCalls.append(.tokens(sequence.entry, event))
     }
 
     /// Ends a sequence. `flushHeldText` sends held text (an incomplete
     /// character, a stop-sequence prefix that never completed) with the finish call.
     private mutating func finish(
-        _ sequence: inout Sequence, reason: FinishReason, flushHeldText: Bool, now: ContinuousClock.Instant,
+        _ sequence: Sequence, reason: FinishReason, flushHeldText: Bool, now: ContinuousClock.Instant,
         actions: inout SchedulerActions
     ) {
         var tail: [UInt8] = []
@@ -367,10 +405,10 @@ struct SchedulerStateMachine {
         if case .running(let index) = sequence.phase {
             removeRunning(id, kvTokens: sequence.entry.kvTokens, worker: index)
         }
-        metrics.requestsFinished[reason]?.increment()
+        metrics.requestsFinished(reason).increment()
         actions.sinkCalls.append(
             .finish(
-                sequence.entry.request.sink, reason, text: String(decoding: tail, as: UTF8.self),
+                sequence.entry, reason, text: tail.isEmpty ? "" : String(decoding: tail, as: UTF8.self),
                 usage: sequence.usage))
     }
 
@@ -384,7 +422,7 @@ struct SchedulerStateMachine {
         for id in workers[index].running.sorted() {
             guard let sequence = sequences.removeValue(forKey: id) else { continue }
             removeRunning(id, kvTokens: sequence.entry.kvTokens, worker: index)
-            actions.sinkCalls.append(.fail(sequence.entry.request.sink, error, usage: sequence.usage))
+            actions.sinkCalls.append(.fail(sequence.entry, error, usage: sequence.usage))
         }
     }
 

@@ -47,8 +47,13 @@ public final class Scheduler: Sendable {
     private let queued = Atomic<Int>(0)
     private let nextSequenceID = Atomic<UInt64>(1)
     private let accepting = Atomic<Bool>(true)
+    /// Set while an executor has a scheduler wake-up queued for the end of its turn.
+    private let wakeDeferred = Atomic<Bool>(false)
     private let idle = ConditionLock()
     private let activeCount = Atomic<Int>(0)
+    /// Each worker's step completion handler, made once rather than per step.
+    /// `start` sets it before the scheduler thread begins; only that thread reads it.
+    private nonisolated(unsafe) var stepCompletions: [@Sendable (Result<StepResult, GatewayError>) -> Void] = []
 
     /// - Parameters:
     ///   - workers: the workers; those with the same `model` serve it together.
@@ -90,6 +95,9 @@ public final class Scheduler: Sendable {
 
     /// Starts the scheduler thread.
     public func start() {
+        stepCompletions = workers.indices.map { index in
+            { [weak self] result in self?.post(.stepCompleted(worker: index, result)) }
+        }
         startThread { [self] in run() }
         logger.info("scheduler started", [
             ("workers", workers.count), ("models", models.map(\.name).joined(separator: ",")),
@@ -118,7 +126,7 @@ public final class Scheduler: Sendable {
         }
         try reserveQueueSlot()
         activeCount.add(1, ordering: .relaxed)
-        post(.enqueue(entry))
+        post(.enqueue(entry), from: request.sink.executor)
         let id = entry.sequenceID
         request.cancellation.onCancel { [weak self] reason in
             self?.post(.cancel(id, reason))
@@ -201,12 +209,30 @@ public final class Scheduler: Sendable {
         }
     }
 
-    private func post(_ message: Message) {
+    /// Queues `message` for the scheduler thread and wakes it.
+    ///
+    /// Posted from its own executor's thread, the wake-up waits for the end of
+    /// that executor's turn: an event loop that reads many requests in one
+    /// turn then wakes the scheduler once, and the scheduler takes them in one
+    /// batch. `wakeDeferred` makes one pending wake-up serve every loop: a
+    /// message posted while it is set was queued before that wake-up happens.
+    private func post(_ message: Message, from executor: (any EventExecutor)? = nil) {
         signal.lock()
         inbox.messages.append(message)
         let wasEmpty = inbox.messages.count == 1
         signal.unlock()
-        if wasEmpty { signal.signal() }
+        guard wasEmpty else { return }
+        guard let executor, executor.inExecutor else {
+            signal.signal()
+            return
+        }
+        if !wakeDeferred.exchange(true, ordering: .sequentiallyConsistent) {
+            executor.executeAtTurnEnd { [self] in
+                if wakeDeferred.exchange(false, ordering: .sequentiallyConsistent) {
+                    signal.signal()
+                }
+            }
+        }
     }
 
     // MARK: - Shutdown
@@ -285,9 +311,7 @@ public final class Scheduler: Sendable {
             queued.subtract(actions.dequeued, ordering: .relaxed)
         }
         for (index, plan) in actions.plans {
-            workers[index].submit(plan) { [weak self] result in
-                self?.post(.stepCompleted(worker: index, result))
-            }
+            workers[index].submit(plan, completion: stepCompletions[index])
         }
         deliver(actions.sinkCalls)
     }
@@ -331,17 +355,8 @@ private final class SinkCallBatch: @unchecked Sendable {
     init(_ calls: [SinkCall]) { self.calls = calls }
 
     func run() {
-        var index = 0
-        while index < calls.count {
-            switch calls[index] {
-            case .tokens(let sink, let event):
-                sink.token(event)
-            case .finish(let sink, let reason, let text, let usage):
-                sink.finish(reason, text: text, usage: usage)
-            case .fail(let sink, let error, let usage):
-                sink.fail(error, usage: usage)
-            }
-            index += 1
+        for call in calls {
+            call.run()
         }
     }
 }

@@ -9,8 +9,10 @@ final class SchedulerMetrics: Sendable {
     let interTokenLatency: Histogram
     let tokensGenerated: Counter
     let tokensDiscarded: Counter
-    let requestsFinished: [FinishReason: Counter]
-    let cancellations: [CancellationReason: Counter]
+    /// Indexed by `FinishReason.metricIndex` and `CancellationReason.metricIndex`:
+    /// the hot path picks a counter without hashing.
+    private let finishedByReason: [Counter]
+    private let cancelledByReason: [Counter]
     let rejectionsQueueFull: Counter
     let rejectionsInvalid: Counter
     let cancellationToRelease: Histogram
@@ -34,20 +36,16 @@ final class SchedulerMetrics: Sendable {
         tokensDiscarded = registry.counter(
             "sluice_discarded_tokens_total",
             help: "Tokens computed for sequences that were cancelled while their step ran.")
-        var finished: [FinishReason: Counter] = [:]
-        for reason in [FinishReason.stop, .length, .cancelled] {
-            finished[reason] = registry.counter(
+        finishedByReason = FinishReason.allCases.map { reason in
+            registry.counter(
                 "sluice_generations_total", help: "Generations that ended, by finish reason.",
                 labels: [("reason", reason.rawValue)])
         }
-        requestsFinished = finished
-        var cancelled: [CancellationReason: Counter] = [:]
-        for reason in [CancellationReason.clientDisconnected, .clientRequest, .deadline, .slowConsumer, .shutdown] {
-            cancelled[reason] = registry.counter(
+        cancelledByReason = CancellationReason.allCases.map { reason in
+            registry.counter(
                 "sluice_cancellations_total", help: "Requests cancelled, by reason.",
                 labels: [("reason", reason.rawValue)])
         }
-        cancellations = cancelled
         rejectionsQueueFull = registry.counter(
             "sluice_rejections_total", help: "Requests rejected before queueing, by reason.",
             labels: [("reason", "queue_full")])
@@ -62,6 +60,10 @@ final class SchedulerMetrics: Sendable {
             "sluice_released_sequences_total", help: "Sequences released from workers.")
     }
 
+    func requestsFinished(_ reason: FinishReason) -> Counter { finishedByReason[reason.metricIndex] }
+
+    func cancellations(_ reason: CancellationReason) -> Counter { cancelledByReason[reason.metricIndex] }
+
     func stepTime(worker: String) -> Histogram {
         registry.histogram(
             "sluice_worker_step_seconds", help: "Time a worker took to compute one step.", labels: [("worker", worker)],
@@ -71,5 +73,29 @@ final class SchedulerMetrics: Sendable {
     func batchSize(worker: String) -> Gauge {
         registry.gauge(
             "sluice_batch_size", help: "Sequences in the worker's running batch.", labels: [("worker", worker)])
+    }
+}
+
+extension FinishReason {
+    /// The reason's position in `allCases`.
+    fileprivate var metricIndex: Int {
+        switch self {
+        case .stop: 0
+        case .length: 1
+        case .cancelled: 2
+        }
+    }
+}
+
+extension CancellationReason {
+    /// The reason's position in `allCases`.
+    fileprivate var metricIndex: Int {
+        switch self {
+        case .clientDisconnected: 0
+        case .clientRequest: 1
+        case .deadline: 2
+        case .slowConsumer: 3
+        case .shutdown: 4
+        }
     }
 }

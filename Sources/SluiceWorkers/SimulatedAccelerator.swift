@@ -37,10 +37,10 @@ public final class SimulatedAccelerator: Worker {
     /// skipping the hand-off to `thread` and back keeps a zero-cost benchmark
     /// measuring the gateway rather than thread wake-ups.
     private let runsInline: Bool
-    /// Generated-token counts of running sequences; touched only on `thread`
-    /// (or, when `runsInline`, only by the one scheduler thread that submits).
-    private nonisolated(unsafe) var running: [SequenceID: Int] = [:]
-    private nonisolated(unsafe) var order: [SequenceID] = []
+    /// Running sequences in admission order, with their generated-token
+    /// counts; touched only on `thread` (or, when `runsInline`, only by the
+    /// one scheduler thread that submits).
+    private nonisolated(unsafe) var running: [(id: SequenceID, generated: Int)] = []
 
     public init(name: String = "simulated-0", options: Options = Options()) {
         self.name = name
@@ -66,31 +66,28 @@ public final class SimulatedAccelerator: Worker {
     private func runStep(_ plan: StepPlan) -> StepResult {
         let started = ContinuousClock.now
         if !plan.release.isEmpty {
-            let released = Set(plan.release)
-            for id in released { running[id] = nil }
-            order.removeAll { released.contains($0) }
+            // Releases are few per step, so a linear search beats building a set.
+            running.removeAll { plan.release.contains($0.id) }
         }
         for admission in plan.admit {
-            running[admission.id] = 0
-            order.append(admission.id)
+            running.append((admission.id, 0))
         }
-        guard !order.isEmpty else {
+        guard !running.isEmpty else {
             return StepResult(tokens: [], duration: started.duration(to: .now))
         }
 
-        let cost = options.stepBase + options.stepPerSequence * order.count
+        let cost = options.stepBase + options.stepPerSequence * running.count
         if cost > .zero {
             sleepUntil(started + cost)
         }
         var tokens: [StepToken] = []
-        tokens.reserveCapacity(order.count)
-        for id in order {
-            let position = running[id]!
-            running[id] = position + 1
-            let tokenID = WhitespaceTokenizer.generatedTokenID(position: position)
+        tokens.reserveCapacity(running.count)
+        for index in running.indices {
+            let tokenID = WhitespaceTokenizer.generatedTokenID(position: running[index].generated)
+            running[index].generated += 1
             tokens.append(
                 StepToken(
-                    sequence: id, tokenID: tokenID, bytes: WhitespaceTokenizer.generatedBytes(tokenID),
+                    sequence: running[index].id, tokenID: tokenID, bytes: WhitespaceTokenizer.generatedBytes(tokenID),
                     isEndOfSequence: false))
         }
         return StepResult(tokens: tokens, duration: started.duration(to: .now))

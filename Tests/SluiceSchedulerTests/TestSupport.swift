@@ -58,11 +58,7 @@ final class RecordingSink: TokenSink {
 /// Applies the sink calls of `actions` in order, as the scheduler thread's delivery does.
 func deliver(_ actions: SchedulerActions) {
     for call in actions.sinkCalls {
-        switch call {
-        case .tokens(let sink, let event): sink.token(event)
-        case .finish(let sink, let reason, let text, let usage): sink.finish(reason, text: text, usage: usage)
-        case .fail(let sink, let error, let usage): sink.fail(error, usage: usage)
-        }
+        call.run()
     }
 }
 
