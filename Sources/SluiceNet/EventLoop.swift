@@ -40,6 +40,10 @@ public final class EventLoop: EventExecutor, @unchecked Sendable {
     let epollFD: Int32
     private let wakeFD: Int32
     private let remoteTasks = Mutex<[@Sendable () -> Void]>([])
+    /// Tasks queued by other threads and not yet taken by the loop.
+    private let remoteTaskCount = Atomic<Int>(0)
+    /// Whether the loop is in, or about to enter, an `epoll_wait` that may block.
+    private let sleeping = Atomic<Bool>(false)
     private let wakeupPending = Atomic<Bool>(false)
     private let stopRequested = Atomic<Bool>(false)
     private let thread = Mutex<pthread_t?>(nil)
@@ -193,7 +197,16 @@ public final class EventLoop: EventExecutor, @unchecked Sendable {
 
     private func runOneTurn() {
         turnCount &+= 1
-        let count = epoll_wait(epollFD, events, Int32(eventCapacity), nextTimeoutMilliseconds())
+        var timeout = nextTimeoutMilliseconds()
+        if timeout != 0 {
+            // Announce the sleep, then look for tasks once more: a thread that
+            // queues a task either sees `sleeping` and writes the eventfd, or
+            // queued it before this check, which then finds it.
+            sleeping.store(true, ordering: .sequentiallyConsistent)
+            if remoteTaskCount.load(ordering: .sequentiallyConsistent) > 0 { timeout = 0 }
+        }
+        let count = epoll_wait(epollFD, events, Int32(eventCapacity), timeout)
+        sleeping.store(false, ordering: .relaxed)
         if count < 0 {
             let code = errno
             guard code == EINTR else {
@@ -226,6 +239,8 @@ public final class EventLoop: EventExecutor, @unchecked Sendable {
             var counter: UInt64 = 0
             _ = read(wakeFD, &counter, 8)
             wakeupPending.store(false, ordering: .sequentiallyConsistent)
+        }
+        if woken || remoteTaskCount.load(ordering: .relaxed) > 0 {
             runRemoteTasks()
         }
         runLocalTasks()
@@ -247,9 +262,10 @@ public final class EventLoop: EventExecutor, @unchecked Sendable {
 
     /// Runs `work` on this loop's thread after work submitted earlier.
     ///
-    /// From another thread this takes a lock and writes the eventfd only when
-    /// the loop has not been woken since it last drained its queue, so a
-    /// burst of submissions costs one wake-up. On the loop's own thread it
+    /// From another thread this takes a lock, and writes the eventfd only when
+    /// the loop sleeps (or is about to) and has not been woken since: a loop
+    /// that is busy finds the work at the end of its turn, and a burst of
+    /// submissions costs at most one wake-up. On the loop's own thread it
     /// queues the work without a lock, to run before the loop sleeps again.
     public func execute(_ work: @escaping @Sendable () -> Void) {
         if inEventLoop {
@@ -257,7 +273,10 @@ public final class EventLoop: EventExecutor, @unchecked Sendable {
             return
         }
         remoteTasks.withLock { $0.append(work) }
-        if !wakeupPending.exchange(true, ordering: .sequentiallyConsistent) {
+        remoteTaskCount.add(1, ordering: .sequentiallyConsistent)
+        if sleeping.load(ordering: .sequentiallyConsistent)
+            && !wakeupPending.exchange(true, ordering: .sequentiallyConsistent)
+        {
             wake()
         }
     }
@@ -278,9 +297,11 @@ public final class EventLoop: EventExecutor, @unchecked Sendable {
     }
 
     private func runRemoteTasks() {
-        remoteTasks.withLock { queue in
+        let taken = remoteTasks.withLock { queue in
             swap(&queue, &runningRemoteTasks)
+            return runningRemoteTasks.count
         }
+        remoteTaskCount.subtract(taken, ordering: .relaxed)
         for task in runningRemoteTasks {
             task()
         }

@@ -118,6 +118,20 @@ public struct WhitespaceTokenizer: ModelTokenizer {
 
     public func encode(_ text: String) -> [Int32] {
         var ids: [Int32] = []
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            // ASCII: split the bytes directly, without decoding scalars.
+            var text = text
+            text.withUTF8 { bytes in
+                var start = 0
+                for index in 0...bytes.count {
+                    let isBoundary = index == bytes.count || bytes[index] == 0x20 || (0x09...0x0D).contains(bytes[index])
+                    guard isBoundary else { continue }
+                    if index > start { ids.append(Self.id(ofWord: UnsafeBufferPointer(rebasing: bytes[start..<index]))) }
+                    start = index + 1
+                }
+            }
+            return ids
+        }
         var word: [UInt8] = []
         for scalar in text.unicodeScalars {
             let isWhitespace = scalar.isASCII
@@ -134,11 +148,15 @@ public struct WhitespaceTokenizer: ModelTokenizer {
         return ids
     }
 
-    private static let wordIDs: [[UInt8]: Int32] = Dictionary(
-        uniqueKeysWithValues: words.enumerated().map { (Array($0.element.utf8), Int32($0.offset)) })
-
     private static func id(ofWord word: [UInt8]) -> Int32 {
-        if let known = wordIDs[word] { return known }
+        word.withUnsafeBufferPointer { id(ofWord: $0) }
+    }
+
+    private static func id(ofWord word: UnsafeBufferPointer<UInt8>) -> Int32 {
+        // The list is short: comparing beats hashing.
+        for (index, known) in wordBytes.enumerated() where known.count == word.count + 1 {
+            if known.dropFirst().elementsEqual(word) { return Int32(index) }
+        }
         // FNV-1a keeps ids of unknown words stable across runs.
         var hash: UInt32 = 2_166_136_261
         for byte in word { hash = (hash ^ UInt32(byte)) &* 16_777_619 }

@@ -41,7 +41,7 @@ struct EventLoopTests {
         #expect(seen.withLock { $0 } == Array(0..<1000))
     }
 
-    @Test("burst of tasks costs one wake-up")
+    @Test("burst of tasks costs at most one wake-up")
     func burstWakesOnce() async throws {
         let group = try EventLoopGroup(threads: 1)
         defer { group.shutdown() }
@@ -61,7 +61,9 @@ struct EventLoopTests {
         }
         blocker.signal()
         #expect(await waitUntil { ran.load(ordering: .relaxed) == 100 })
-        #expect(loop.wakeupWriteCount.load(ordering: .relaxed) - before == 1)
+        // The loop is busy in the blocking task, so it finds the burst at the
+        // end of that turn: at most one eventfd write, none needed.
+        #expect(loop.wakeupWriteCount.load(ordering: .relaxed) - before <= 1)
     }
 
     @Test("idle loop sleeps in epoll_wait")

@@ -122,6 +122,7 @@ public struct JSONParser {
                 position += 1
                 return .object(members)
             }
+            members.reserveCapacity(8)  // Request bodies have a few members; skip the first regrowths.
             while true {
                 skipWhitespace()
                 guard current == UInt8(ascii: "\"") else { throw error("expected a member name in quotes") }

@@ -48,7 +48,21 @@ final class OpenAIRoutes: Sendable {
         case .chat: "chatcmpl-"
         case .generate: "gen-"
         }
-        return prefix + idPrefix + String(number, radix: 16)
+        var id = prefix
+        id.reserveCapacity(prefix.utf8.count + idPrefix.utf8.count + 16)
+        id += idPrefix
+        Self.appendHex(number, to: &id)
+        return id
+    }
+
+    /// Appends `number` in lowercase hexadecimal without leading zeros.
+    private static func appendHex(_ number: UInt64, to text: inout String) {
+        var shift = max(0, (63 - number.leadingZeroBitCount) / 4 * 4)
+        while shift >= 0 {
+            let nibble = UInt8(truncatingIfNeeded: number >> UInt64(shift)) & 0xF
+            text.unicodeScalars.append(Unicode.Scalar(nibble < 10 ? 0x30 + nibble : 0x57 + nibble))
+            shift -= 4
+        }
     }
 
     private func generate(
@@ -79,12 +93,13 @@ final class OpenAIRoutes: Sendable {
         let logger = self.logger
         let accessLogLevel = self.accessLogLevel
         let requestID = request.id
+        let model = parsed.model
         let sink = HTTPGenerationSink(
             responder: responder, encoder: encoder, mode: mode, requestID: requestID
         ) { status, usage in
             counters.count(route: route, status: status)
             logger.log(accessLogLevel, "request finished", [
-                ("request_id", requestID), ("route", route), ("model", parsed.model), ("status", status),
+                ("request_id", requestID), ("route", route), ("model", model), ("status", status),
                 ("prompt_tokens", usage.promptTokens), ("completion_tokens", usage.completionTokens),
                 ("duration_ms", Self.milliseconds(arrival.duration(to: .now))),
             ])
