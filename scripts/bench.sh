@@ -132,9 +132,12 @@ if [[ "${SLUICE_BENCH_IN_NETNS:-}" != 1 ]]; then
     if [[ "${BENCH_SKIP_INSTALL:-0}" != 1 ]]; then
         scripts/bench/install-peers.sh
     fi
-    if ((peers_only == 0)); then
-        # Always build: a stale binary would measure old code. Quick when nothing changed.
+    # Always build: a stale binary would measure old code. Quick when nothing changed.
+    if ((peers_only == 0)) || [[ " ${workloads[*]} " == *" W2 "* ]]; then
+        # W2's load generator is `sluice bench`, so W2 needs sluice even with --peers-only.
         swift build -c release --product sluice
+    fi
+    if ((peers_only == 0)); then
         swift build -c release --product sluice-http-bench
     fi
     exec scripts/bench/netns.sh "$0" "$@"
@@ -268,6 +271,17 @@ run_stream_client() { # RESULT_FILE LABEL CLIENT_FLAGS...
     "${load_command[@]}" >"$result" </dev/null
 }
 
+# `sluice bench` takes stream_client.py's flags and prints the same JSON keys.
+# W2 uses it because on 2 cores the Python client ran out of CPU before the
+# servers did, so W2 measured the client rather than the server.
+run_sluice_bench() { # RESULT_FILE LABEL BENCH_FLAGS...
+    local result="$1" label="$2"
+    shift 2
+    local load_command=("$SLUICE" bench "$@" --json)
+    record_command "$label" "${load_command[@]}"
+    "${load_command[@]}" >"$result" </dev/null
+}
+
 # Sets run_dir to a fresh results folder for WORKLOAD.
 begin_workload() { # WORKLOAD
     run_dir="$OUT/results/$1"
@@ -356,7 +370,7 @@ workload_w2() {
             log "W2 round $round: $name"
             mkdir -p "$run_dir/$name"
             thaw "$name"
-            run_stream_client "$run_dir/$name/round$round.json" "W2 $name" \
+            run_sluice_bench "$run_dir/$name/round$round.json" "W2 $name" \
                 --url "http://$HOST:$port/v1/completions" --body "$W2_BODY" \
                 --concurrency "$W1_CONNECTIONS" --duration "$W12_DURATION" --warmup "$W12_WARMUP"
             freeze "$name"

@@ -15,7 +15,8 @@ let usage = """
 
     Commands:
       serve     serve the OpenAI-compatible API with the built-in engine or the simulated accelerator
-      help      show this text (sluice serve --help lists the serve flags)
+      bench     stream requests to an HTTP/1.1 endpoint and measure streams/s, tokens/s, TTFT and ITL
+      help      show this text (sluice serve --help and sluice bench --help list each command's flags)
 
     """
 
@@ -44,6 +45,24 @@ case "serve":
     } catch {
         Logger(label: "sluice").error("sluice serve failed", [("error", error)])
         printError("sluice serve: \(error)")
+        exit(1)
+    }
+case "bench":
+    if arguments.contains("--help") || arguments.contains("-h") {
+        print(BenchOptions.help)
+        exit(0)
+    }
+    let bench: BenchCommand
+    do {
+        bench = try BenchCommand(options: try BenchOptions.parse(arguments))
+    } catch {
+        printError("sluice bench: \(error)")
+        exit(2)
+    }
+    do {
+        print(try bench.run())
+    } catch {
+        printError("sluice bench: \(error)")
         exit(1)
     }
 case "help", "--help", "-h":

@@ -3,7 +3,7 @@
 
 Reads RESULTS/WORKLOAD/ for each workload that has results (bench-out/results
 by default). Each server has one JSON file per round there, written by
-h2load_stats.py or stream_client.py. Beside them are the server command lines,
+h2load_stats.py, stream_client.py or `sluice bench`. Beside them are the server command lines,
 the measured load commands, the start time and Sluice's git revision of that
 run. Each figure in the tables is the median of the rounds.
 """
@@ -337,6 +337,16 @@ CENSORED_NOTE = (
 )
 
 
+def stream_load_generator(directory: str) -> str:
+    """Name the streaming load generator of a workload's run, from its recorded load commands."""
+    commands = read_text(os.path.join(directory, "commands.txt"))
+    if "stream_client.py" in commands:
+        return "scripts/bench/stream_client.py"
+    if re.search(r"\bbench\b.*--json", commands):
+        return "`sluice bench`"
+    return "the streaming load generator"
+
+
 def section_w2(directory: str) -> str:
     order = ["sluice", "sluice-http-only", "fastapi", "fastapi-2w"]
     rows, figures = stream_rows(directory, servers_in(directory, order), "fastapi")
@@ -357,12 +367,20 @@ def section_w2(directory: str) -> str:
         ),
     ]
     load = parameters(directory)
+    client = stream_load_generator(directory)
+    client_note = ""
+    if client == "`sluice bench`":
+        client_note = (
+            " W2 uses this compiled client rather than scripts/bench/stream_client.py because on 2 cores the "
+            "Python client reached its own limit before the servers did, so it measured itself."
+        )
     return join_paragraphs([
         "## W2: token stream",
         "`POST /v1/completions` with `\"stream\": true` and `max_tokens` 32 at zero step time: 32 SSE events "
         "with a token each, one closing event with the finish reason, then `data: [DONE]`. "
-        f"scripts/bench/stream_client.py keeps {load.get('connections', '?')} connections busy for "
-        f"{load.get('duration', '?')} measured seconds after {load.get('warmup', '?')} s of warm-up.",
+        f"{client} keeps {load.get('connections', '?')} connections busy for "
+        f"{load.get('duration', '?')} measured seconds after {load.get('warmup', '?')} s of warm-up."
+        + client_note,
         run_header(directory),
         table(header, rows),
         CENSORED_NOTE if any(summary["censored"] for summary in figures.values()) else "",
@@ -659,9 +677,10 @@ def main() -> None:
             f"The servers not being measured are stopped with SIGSTOP, so they use no CPU. Tables show the median "
             f"of the rounds.",
             "- The load generator shares the machine's cores with the server it measures, for every server alike.",
-            "- h2load measures request rates; scripts/bench/stream_client.py (asyncio with a minimal HTTP/1.1 "
-            "parser) measures streams: TTFT is the time from writing a request to its first token event, ITL the "
-            "gap between token events of one stream as they arrive at the client.",
+            "- h2load measures request rates. `sluice bench` (one thread, epoll) measures W2's streams, and "
+            "scripts/bench/stream_client.py (asyncio with a minimal HTTP/1.1 parser) those of W3, W4 and W6; both "
+            "count tokens and time them the same way. TTFT is the time from writing a request to its first token "
+            "event, ITL the gap between token events of one stream as they arrive at the client.",
             "- Peers are installed from PyPI into .cache/bench-venv by scripts/bench/install-peers.sh; llama-server "
             "is built from llama-cpp-python's source package.",
         ]),
