@@ -244,7 +244,13 @@ public final class EventLoop: EventExecutor, @unchecked Sendable {
             runRemoteTasks()
         }
         runLocalTasks()
-        runTurnEndTasks()
+        if !turnEndTasks.isEmpty {
+            runTurnEndTasks()
+            // Work that turn-end tasks handed to this loop runs in this turn,
+            // remote tasks first: they were queued earlier.
+            if remoteTaskCount.load(ordering: .relaxed) > 0 { runRemoteTasks() }
+            runLocalTasks()
+        }
         flushConnections()
     }
 
@@ -309,7 +315,8 @@ public final class EventLoop: EventExecutor, @unchecked Sendable {
     }
 
     /// Queues `work` to run at the end of this turn, after the turn's events
-    /// and tasks and before buffered output is written. Only callable on the
+    /// and tasks and before buffered output is written. Tasks that `work`
+    /// queues on this loop still run in this turn. Only callable on the
     /// loop's thread.
     public func executeAtTurnEnd(_ work: @escaping () -> Void) {
         preconditionInEventLoop()

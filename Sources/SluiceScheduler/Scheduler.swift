@@ -14,11 +14,18 @@ public struct ServedModel: Sendable {
 /// The continuous micro-batching scheduler: every generation request from
 /// every protocol goes through it.
 ///
-/// `submit` validates and tokenizes requests on the caller's thread. One
-/// scheduler thread then admits them into workers' running batches at step
-/// boundaries. It turns step results into text events and hands each event
-/// loop its share of a step in one task. It only submits plans, so it waits
-/// for a worker only as long as that worker's `submit` takes to queue them.
+/// `submit` validates and tokenizes requests on the caller's thread. The
+/// state machine then admits them into workers' running batches at step
+/// boundaries, turns step results into text events and hands each event loop
+/// its share of a step in one task. It only submits plans, so it waits for a
+/// worker only as long as that worker's `submit` takes to queue them.
+///
+/// One thread at a time runs the state machine, under `stateLock`: the
+/// scheduler thread, which also keeps its timers, or an event loop that
+/// posted messages during its turn and finds the lock free at the turn's
+/// end. A request whose step finishes at once (the zero-cost simulated
+/// accelerator, later a remote worker whose reply arrives on a loop) is then
+/// answered in the turn that read it, without two thread hand-offs.
 public final class Scheduler: Sendable {
     private enum Message {
         case enqueue(QueuedRequest)
@@ -42,13 +49,21 @@ public final class Scheduler: Sendable {
     private let signal = ConditionLock()
     /// Guarded by `signal`.
     private nonisolated(unsafe) var inbox = Inbox()
-    /// Touched only by the scheduler thread after `start`.
+    /// When the scheduler thread must next run even without messages: the
+    /// state machine's earliest timer. Guarded by `signal`.
+    private nonisolated(unsafe) var timerDeadline: ContinuousClock.Instant?
+    /// Held while the state machine runs; see the type's documentation.
+    private let stateLock = Mutex<Void>(())
+    /// Guarded by `stateLock`.
     private nonisolated(unsafe) var state: SchedulerStateMachine
+    /// Messages being processed; guarded by `stateLock`.
+    private nonisolated(unsafe) var processing: [Message] = []
+    /// Set while an event loop runs the state machine. Messages posted then
+    /// wake nobody: that loop takes them before it lets go of the lock.
+    private let loopDriving = Atomic<Bool>(false)
     private let queued = Atomic<Int>(0)
     private let nextSequenceID = Atomic<UInt64>(1)
     private let accepting = Atomic<Bool>(true)
-    /// Set while an executor has a scheduler wake-up queued for the end of its turn.
-    private let wakeDeferred = Atomic<Bool>(false)
     private let idle = ConditionLock()
     private let activeCount = Atomic<Int>(0)
     /// Each worker's step completion handler, made once rather than per step.
@@ -209,30 +224,55 @@ public final class Scheduler: Sendable {
         }
     }
 
-    /// Queues `message` for the scheduler thread and wakes it.
+    /// Queues `message` and makes sure a thread runs the state machine soon.
     ///
-    /// Posted from its own executor's thread, the wake-up waits for the end of
-    /// that executor's turn: an event loop that reads many requests in one
-    /// turn then wakes the scheduler once, and the scheduler takes them in one
-    /// batch. `wakeDeferred` makes one pending wake-up serve every loop: a
-    /// message posted while it is set was queued before that wake-up happens.
+    /// Posted from its own executor's thread (an event loop), the message
+    /// waits for the end of that executor's turn: the loop then runs the state
+    /// machine itself if no other thread is, and a loop that read many
+    /// requests in one turn hands them over as one batch. Otherwise the
+    /// scheduler thread is woken.
     private func post(_ message: Message, from executor: (any EventExecutor)? = nil) {
         signal.lock()
         inbox.messages.append(message)
         let wasEmpty = inbox.messages.count == 1
         signal.unlock()
-        guard wasEmpty else { return }
+        // A non-empty inbox already has a thread coming for it, and a driving
+        // loop empties the inbox before it lets go.
+        guard wasEmpty, !loopDriving.load(ordering: .sequentiallyConsistent) else { return }
         guard let executor, executor.inExecutor else {
             signal.signal()
             return
         }
-        if !wakeDeferred.exchange(true, ordering: .sequentiallyConsistent) {
-            executor.executeAtTurnEnd { [self] in
-                if wakeDeferred.exchange(false, ordering: .sequentiallyConsistent) {
-                    signal.signal()
-                }
+        executor.executeAtTurnEnd { [self] in driveFromLoop() }
+    }
+
+    /// Runs the state machine on the calling event loop until the inbox is
+    /// empty, or wakes the scheduler thread when another thread holds it.
+    private func driveFromLoop() {
+        while true {
+            let timerChanged: Bool? = stateLock.withLockIfAvailable { _ in
+                loopDriving.store(true, ordering: .sequentiallyConsistent)
+                var changed = false
+                repeat {
+                    changed = runIteration() || changed
+                } while !inboxIsEmpty()
+                loopDriving.store(false, ordering: .sequentiallyConsistent)
+                return changed
             }
+            guard let timerChanged else {
+                // The holder may already have looked at the inbox: make sure
+                // the scheduler thread looks again once the lock is free.
+                signal.signal()
+                return
+            }
+            if timerChanged { signal.signal() }
+            // A message posted while `loopDriving` was set woke nobody.
+            if inboxIsEmpty() { return }
         }
+    }
+
+    private func inboxIsEmpty() -> Bool {
+        signal.withLock { inbox.messages.isEmpty && !inbox.draining }
     }
 
     // MARK: - Shutdown
@@ -268,41 +308,57 @@ public final class Scheduler: Sendable {
     // MARK: - The scheduler thread
 
     private func run() {
-        var messages: [Message] = []
         while true {
             signal.lock()
             if inbox.messages.isEmpty && !inbox.stopping && !inbox.draining {
-                signal.wait(until: state.nextTimer)
+                signal.wait(until: timerDeadline)
             }
-            swap(&messages, &inbox.messages)
             let stopping = inbox.stopping
-            let draining = inbox.draining
-            inbox.draining = false
             signal.unlock()
             if stopping { return }
+            stateLock.withLock { _ in _ = runIteration() }
+        }
+    }
 
-            let now = ContinuousClock.now
-            var actions = SchedulerActions()
-            for message in messages {
-                switch message {
-                case .enqueue(let entry):
-                    state.enqueue(entry, now: now, actions: &actions)
-                case .cancel(let id, let reason):
-                    state.cancel(id, reason: reason, now: now, actions: &actions)
-                case .stepCompleted(let worker, let result):
-                    if case .failure(let error) = result {
-                        logger.error("worker step failed", [("worker", workers[worker].name), ("error", error)])
-                    }
-                    state.stepCompleted(worker: worker, result: result, now: now, actions: &actions)
+    /// Takes the inbox, feeds it to the state machine with the current time,
+    /// and performs the resulting actions. Call with `stateLock` held.
+    /// - Returns: whether the state machine's next timer changed, which the
+    ///   scheduler thread must learn when another thread ran the iteration.
+    private func runIteration() -> Bool {
+        signal.lock()
+        swap(&processing, &inbox.messages)
+        let draining = inbox.draining
+        inbox.draining = false
+        signal.unlock()
+
+        let now = ContinuousClock.now
+        var actions = SchedulerActions()
+        for message in processing {
+            switch message {
+            case .enqueue(let entry):
+                state.enqueue(entry, now: now, actions: &actions)
+            case .cancel(let id, let reason):
+                state.cancel(id, reason: reason, now: now, actions: &actions)
+            case .stepCompleted(let worker, let result):
+                if case .failure(let error) = result {
+                    logger.error("worker step failed", [("worker", workers[worker].name), ("error", error)])
                 }
+                state.stepCompleted(worker: worker, result: result, now: now, actions: &actions)
             }
-            messages.removeAll(keepingCapacity: true)
-            if draining {
-                state.cancelAll(reason: .shutdown, now: now, actions: &actions)
-            }
-            state.tick(now: now, actions: &actions)
-            state.schedule(now: now, actions: &actions)
-            perform(actions)
+        }
+        processing.removeAll(keepingCapacity: true)
+        if draining {
+            state.cancelAll(reason: .shutdown, now: now, actions: &actions)
+        }
+        state.tick(now: now, actions: &actions)
+        state.schedule(now: now, actions: &actions)
+        perform(actions)
+
+        let next = state.nextTimer
+        return signal.withLock {
+            guard next != timerDeadline else { return false }
+            timerDeadline = next
+            return true
         }
     }
 

@@ -103,7 +103,9 @@ public struct StepResult: Sendable {
 ///
 /// The scheduler sends at most one plan at a time and waits for its
 /// completion before sending the next. The worker keeps every admitted
-/// sequence running (one token per step) until a plan releases it.
+/// sequence running (one token per step) until a plan releases it. `submit`
+/// calls come from whichever thread runs the scheduler's state machine (its
+/// own thread or an event loop), never two at once.
 public protocol Worker: AnyObject, Sendable {
     /// A name for logs and metrics, such as `engine-0`.
     var name: String { get }

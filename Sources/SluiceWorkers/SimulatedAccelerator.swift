@@ -38,8 +38,8 @@ public final class SimulatedAccelerator: Worker {
     /// measuring the gateway rather than thread wake-ups.
     private let runsInline: Bool
     /// Running sequences in admission order, with their generated-token
-    /// counts; touched only on `thread` (or, when `runsInline`, only by the
-    /// one scheduler thread that submits).
+    /// counts; touched only on `thread` (or, when `runsInline`, by the
+    /// scheduler's `submit` calls, which never overlap).
     private nonisolated(unsafe) var running: [(id: SequenceID, generated: Int)] = []
 
     public init(name: String = "simulated-0", options: Options = Options()) {

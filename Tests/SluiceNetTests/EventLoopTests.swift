@@ -41,6 +41,33 @@ struct EventLoopTests {
         #expect(seen.withLock { $0 } == Array(0..<1000))
     }
 
+    @Test("turn-end work runs after the turn's tasks, and what it queues runs in the same turn")
+    func turnEndWorkRunsInSameTurn() async throws {
+        let group = try EventLoopGroup(threads: 1)
+        defer { group.shutdown() }
+        let loop = group.loops[0]
+        let seen = Mutex<[(String, Int)]>([])
+        let done = DispatchSemaphore(value: 0)
+
+        loop.execute {
+            seen.withLock { $0.append(("task", loop.turnCount)) }
+            loop.executeAtTurnEnd {
+                seen.withLock { $0.append(("turn end", loop.turnCount)) }
+                loop.execute {
+                    seen.withLock { $0.append(("queued at turn end", loop.turnCount)) }
+                    done.signal()
+                }
+            }
+            loop.execute { seen.withLock { $0.append(("later task", loop.turnCount)) } }
+        }
+        done.wait()
+        let events = seen.withLock { $0 }
+        #expect(events.map(\.0) == ["task", "later task", "turn end", "queued at turn end"])
+        // All in one turn: the loop did not sleep before running what the
+        // turn-end work queued.
+        #expect(Set(events.map(\.1)).count == 1)
+    }
+
     @Test("burst of tasks costs at most one wake-up")
     func burstWakesOnce() async throws {
         let group = try EventLoopGroup(threads: 1)
