@@ -24,8 +24,8 @@ public struct ServedModel: Sendable {
 /// scheduler thread, which also keeps its timers, or an event loop that
 /// posted messages during its turn and finds the lock free at the turn's
 /// end. A request whose step finishes at once (the zero-cost simulated
-/// accelerator, later a remote worker whose reply arrives on a loop) is then
-/// answered in the turn that read it, without two thread hand-offs.
+/// accelerator, later a remote worker whose reply arrives on a loop) then
+/// gets its response in the turn that read it, without two thread hand-offs.
 public final class Scheduler: Sendable {
     private enum Message {
         case enqueue(QueuedRequest)
@@ -59,7 +59,7 @@ public final class Scheduler: Sendable {
     /// Messages being processed; guarded by `stateLock`.
     private nonisolated(unsafe) var processing: [Message] = []
     /// Set while an event loop runs the state machine. Messages posted then
-    /// wake nobody: that loop takes them before it lets go of the lock.
+    /// wake no thread, because that loop takes them before it releases the lock.
     private let loopDriving = Atomic<Bool>(false)
     private let queued = Atomic<Int>(0)
     private let nextSequenceID = Atomic<UInt64>(1)
@@ -67,7 +67,7 @@ public final class Scheduler: Sendable {
     private let idle = ConditionLock()
     private let activeCount = Atomic<Int>(0)
     /// Each worker's step completion handler, made once rather than per step.
-    /// `start` sets it before the scheduler thread begins; only that thread reads it.
+    /// `start` sets it before any request can arrive; it is read under `stateLock`.
     private nonisolated(unsafe) var stepCompletions: [@Sendable (Result<StepResult, GatewayError>) -> Void] = []
 
     /// - Parameters:
@@ -226,11 +226,11 @@ public final class Scheduler: Sendable {
 
     /// Queues `message` and makes sure a thread runs the state machine soon.
     ///
-    /// Posted from its own executor's thread (an event loop), the message
-    /// waits for the end of that executor's turn: the loop then runs the state
-    /// machine itself if no other thread is, and a loop that read many
-    /// requests in one turn hands them over as one batch. Otherwise the
-    /// scheduler thread is woken.
+    /// A message posted from its own executor's thread (an event loop) waits
+    /// for the end of that executor's turn. The loop then runs the state
+    /// machine itself unless another thread is running it, so the requests
+    /// it read in one turn go over as one batch. Otherwise the scheduler
+    /// thread is woken.
     private func post(_ message: Message, from executor: (any EventExecutor)? = nil) {
         signal.lock()
         inbox.messages.append(message)
@@ -247,7 +247,7 @@ public final class Scheduler: Sendable {
     }
 
     /// Runs the state machine on the calling event loop until the inbox is
-    /// empty, or wakes the scheduler thread when another thread holds it.
+    /// empty, or wakes the scheduler thread when another thread has the lock.
     private func driveFromLoop() {
         while true {
             let timerChanged: Bool? = stateLock.withLockIfAvailable { _ in
@@ -266,7 +266,7 @@ public final class Scheduler: Sendable {
                 return
             }
             if timerChanged { signal.signal() }
-            // A message posted while `loopDriving` was set woke nobody.
+            // A message posted while `loopDriving` was set woke no thread.
             if inboxIsEmpty() { return }
         }
     }

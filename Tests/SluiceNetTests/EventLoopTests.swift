@@ -41,7 +41,7 @@ struct EventLoopTests {
         #expect(seen.withLock { $0 } == Array(0..<1000))
     }
 
-    @Test("turn-end work runs after the turn's tasks, and what it queues runs in the same turn")
+    @Test("turn-end work runs within the turn")
     func turnEndWorkRunsInSameTurn() async throws {
         let group = try EventLoopGroup(threads: 1)
         defer { group.shutdown() }
