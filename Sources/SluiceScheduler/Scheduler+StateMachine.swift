@@ -101,8 +101,8 @@ struct SchedulerStateMachine {
         let group: Int
         let capacity: WorkerCapacity
         var busy = false
-        /// Sequences the worker runs (admitted in a sent plan and not finished).
-        var running: Set<SequenceID> = []
+        /// Number of sequences the worker runs (admitted in a sent plan and not finished).
+        var runningCount = 0
         var pendingAdmit: [SequenceAdmission] = []
         var pendingRelease: [SequenceID] = []
         /// KV tokens reserved by running and pending sequences.
@@ -113,7 +113,7 @@ struct SchedulerStateMachine {
         var stepTime: Histogram
         var batchSizeGauge: Gauge
 
-        var activeCount: Int { running.count + pendingAdmit.count }
+        var activeCount: Int { runningCount + pendingAdmit.count }
     }
 
     private let configuration: SchedulerConfiguration
@@ -192,7 +192,7 @@ struct SchedulerStateMachine {
         case .assigned(let index):
             workers[index].pendingAdmit.removeAll { $0.id == id }
             workers[index].kvReserved -= sequence.entry.kvTokens
-            if workers[index].pendingAdmit.isEmpty && workers[index].running.isEmpty {
+            if workers[index].pendingAdmit.isEmpty && workers[index].runningCount == 0 {
                 workers[index].windowDeadline = nil
             }
         case .running(let index):
@@ -216,7 +216,7 @@ struct SchedulerStateMachine {
                 handle(token, worker: index, now: now, actions: &actions)
             }
         }
-        workers[index].batchSizeGauge.set(workers[index].running.count)
+        workers[index].batchSizeGauge.set(workers[index].runningCount)
     }
 
     /// Expires deadlines and closes micro-batch windows whose time has come.
@@ -293,7 +293,7 @@ struct SchedulerStateMachine {
 
         // Micro-batch window: a worker starting from empty waits briefly so that
         // requests arriving together share their first (prefill) step.
-        let startsFromEmpty = workers[index].running.isEmpty && !workers[index].pendingAdmit.isEmpty
+        let startsFromEmpty = workers[index].runningCount == 0 && !workers[index].pendingAdmit.isEmpty
         let batchFull = workers[index].activeCount >= workers[index].capacity.maxBatchSize
         let stepsAreSlow = workers[index].stepEstimate.map { $0 >= configuration.batchWait } ?? true
         if startsFromEmpty && !batchFull && stepsAreSlow && configuration.batchWait > .zero {
@@ -307,7 +307,7 @@ struct SchedulerStateMachine {
         let plan = StepPlan(release: workers[index].pendingRelease, admit: workers[index].pendingAdmit)
         for admission in plan.admit {
             sequences[admission.id]?.phase = .running(worker: index)
-            workers[index].running.insert(admission.id)
+            workers[index].runningCount += 1
         }
         if !cancelledAt.isEmpty {
             for id in plan.release {
@@ -323,10 +323,10 @@ struct SchedulerStateMachine {
         // A plan that only releases sequences and leaves nothing running still
         // goes out so the worker frees their memory at once.
         workers[index].busy = true
-        workers[index].batchSizeGauge.set(workers[index].running.count)
+        workers[index].batchSizeGauge.set(workers[index].runningCount)
         actions.plans.append((index, plan))
         var running = 0
-        for worker in workers.indices { running += workers[worker].running.count }
+        for worker in workers.indices { running += workers[worker].runningCount }
         metrics.runningSequences.set(running)
     }
 
@@ -413,17 +413,26 @@ struct SchedulerStateMachine {
     }
 
     private mutating func removeRunning(_ id: SequenceID, kvTokens: Int, worker index: Int) {
-        workers[index].running.remove(id)
+        workers[index].runningCount -= 1
         workers[index].kvReserved -= kvTokens
         workers[index].pendingRelease.append(id)
     }
 
     private mutating func failAll(onWorker index: Int, error: GatewayError, actions: inout SchedulerActions) {
-        for id in workers[index].running.sorted() {
+        for id in runningSequences(worker: index).sorted() {
             guard let sequence = sequences.removeValue(forKey: id) else { continue }
             removeRunning(id, kvTokens: sequence.entry.kvTokens, worker: index)
             actions.sinkCalls.append(.fail(sequence.entry, error, usage: sequence.usage))
         }
+    }
+
+    /// The sequences `worker` runs: admitted in a sent plan and not finished.
+    func runningSequences(worker index: Int) -> Set<SequenceID> {
+        var ids: Set<SequenceID> = []
+        for (id, sequence) in sequences {
+            if case .running(let owner) = sequence.phase, owner == index { ids.insert(id) }
+        }
+        return ids
     }
 
     private mutating func recordStepTime(_ duration: Duration, worker index: Int) {

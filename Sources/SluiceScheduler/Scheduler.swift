@@ -42,7 +42,6 @@ public final class Scheduler: Sendable {
     public let configuration: SchedulerConfiguration
     private let workers: [any Worker]
     private let models: [ServedModel]
-    private let modelIndex: [String: Int]
     private let metrics: SchedulerMetrics
     private let logger: Logger
 
@@ -99,7 +98,6 @@ public final class Scheduler: Sendable {
                 name: name, tokenizer: members[0].tokenizer, workerCount: members.count,
                 maxSequenceTokens: members.map { min($0.capacity.kvBudgetTokens, $0.capacity.maxSequenceTokens) }.max()!)
         }
-        modelIndex = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
         state = SchedulerStateMachine(
             workers: workers.indices.map { (workers[$0].name, groups[$0], workers[$0].capacity) },
             groupCount: names.count, configuration: configuration, metrics: metrics)
@@ -149,7 +147,8 @@ public final class Scheduler: Sendable {
     }
 
     private func prepare(_ request: GenerationRequest) throws(GatewayError) -> QueuedRequest {
-        guard let group = modelIndex[request.model] else {
+        // Models are few: comparing names beats hashing one.
+        guard let group = models.firstIndex(where: { $0.name == request.model }) else {
             let available = models.map(\.name).joined(separator: ", ")
             throw GatewayError(
                 .modelNotFound, "The model '\(request.model)' does not exist; available models: \(available).",

@@ -30,7 +30,7 @@ import SluiceCore
         #expect(firstSink.finishReason == .length)
         plans = harness.schedule()
         #expect(plans[0].plan.release == [first])
-        #expect(harness.machine.workers[0].running == [second])
+        #expect(harness.machine.runningSequences(worker: 0) == [second])
     }
 
     @Test func admissionIsFirstInFirstOut() {

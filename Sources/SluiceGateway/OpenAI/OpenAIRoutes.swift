@@ -27,14 +27,14 @@ final class OpenAIRoutes: Sendable {
     }
 
     func register(on router: inout HTTPRouter) {
-        router.post("/v1/completions") { [self] request, responder in
-            generate(request, responder, kind: .completion, route: "/v1/completions")
-        }
-        router.post("/v1/chat/completions") { [self] request, responder in
-            generate(request, responder, kind: .chat, route: "/v1/chat/completions")
-        }
-        router.post("/v1/generate") { [self] request, responder in
-            generate(request, responder, kind: .generate, route: "/v1/generate")
+        for (route, kind) in [
+            ("/v1/completions", OpenAIRequest.Kind.completion), ("/v1/chat/completions", .chat),
+            ("/v1/generate", .generate),
+        ] {
+            let succeeded = requestsTotal.counter(route: route, status: 200)
+            router.post(route) { [self] request, responder in
+                generate(request, responder, kind: kind, route: route, succeeded: succeeded)
+            }
         }
         router.get("/v1/models") { [self] request, responder in
             listModels(request, responder)
@@ -43,30 +43,37 @@ final class OpenAIRoutes: Sendable {
 
     private func makeID(_ kind: OpenAIRequest.Kind) -> String {
         let number = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
-        let prefix = switch kind {
+        let prefix: StaticString = switch kind {
         case .completion: "cmpl-"
         case .chat: "chatcmpl-"
         case .generate: "gen-"
         }
-        var id = prefix
-        id.reserveCapacity(prefix.utf8.count + idPrefix.utf8.count + 16)
-        id += idPrefix
-        Self.appendHex(number, to: &id)
-        return id
-    }
-
-    /// Appends `number` in lowercase hexadecimal without leading zeros.
-    private static func appendHex(_ number: UInt64, to text: inout String) {
-        var shift = max(0, (63 - number.leadingZeroBitCount) / 4 * 4)
-        while shift >= 0 {
-            let nibble = UInt8(truncatingIfNeeded: number >> UInt64(shift)) & 0xF
-            text.unicodeScalars.append(Unicode.Scalar(nibble < 10 ? 0x30 + nibble : 0x57 + nibble))
-            shift -= 4
+        let digitCount = max(1, (64 - number.leadingZeroBitCount + 3) / 4)
+        let length = prefix.utf8CodeUnitCount + idPrefix.utf8.count + digitCount
+        // Writes the bytes in place: this runs once per request.
+        return String(unsafeUninitializedCapacity: length) { buffer in
+            var position = 0
+            for byte in UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount) {
+                buffer[position] = byte
+                position += 1
+            }
+            for byte in idPrefix.utf8 {
+                buffer[position] = byte
+                position += 1
+            }
+            for index in stride(from: digitCount - 1, through: 0, by: -1) {
+                let nibble = UInt8(truncatingIfNeeded: number >> UInt64(index * 4)) & 0xF
+                buffer[position] = nibble < 10 ? 0x30 + nibble : 0x57 + nibble
+                position += 1
+            }
+            return position
         }
     }
 
+    /// - Parameter succeeded: the route's counter of 200 responses.
     private func generate(
-        _ request: HTTPRequest, _ responder: any HTTPResponder, kind: OpenAIRequest.Kind, route: String
+        _ request: HTTPRequest, _ responder: any HTTPResponder, kind: OpenAIRequest.Kind, route: String,
+        succeeded: Counter
     ) {
         let arrival = ContinuousClock.now
         let counters = requestsTotal
@@ -97,7 +104,11 @@ final class OpenAIRoutes: Sendable {
         let sink = HTTPGenerationSink(
             responder: responder, encoder: encoder, mode: mode, requestID: requestID
         ) { status, usage in
-            counters.count(route: route, status: status)
+            if status == 200 {
+                succeeded.increment()
+            } else {
+                counters.count(route: route, status: status)
+            }
             logger.log(accessLogLevel, "request finished", [
                 ("request_id", requestID), ("route", route), ("model", model), ("status", status),
                 ("prompt_tokens", usage.promptTokens), ("completion_tokens", usage.completionTokens),
@@ -173,9 +184,11 @@ final class RequestCounters: Sendable {
 
     init(registry: MetricsRegistry) { self.registry = registry }
 
-    func count(route: String, status: Int) {
+    /// The counter of `route` answered with `status`, for callers that count
+    /// one pair often and want to skip the lookup.
+    func counter(route: String, status: Int) -> Counter {
         let key = Key(route: route, status: status)
-        let counter = cache.withLock { cache in
+        return cache.withLock { cache in
             if let counter = cache[key] { return counter }
             let counter = registry.counter(
                 "sluice_http_requests_total", help: "HTTP requests by route and status.",
@@ -183,6 +196,9 @@ final class RequestCounters: Sendable {
             cache[key] = counter
             return counter
         }
-        counter.increment()
+    }
+
+    func count(route: String, status: Int) {
+        counter(route: route, status: status).increment()
     }
 }
