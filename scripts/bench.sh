@@ -41,14 +41,18 @@ LOCK_PORT=18083
 RAY_PORT=18084
 LLAMA_PORT=18085
 SLUICE_HTTP_ONLY_PORT=18090
+SLUICE_2_LOOPS_PORT=18091
 
-# Sluice's flags per workload.
-SLUICE_FLAGS_ZERO_STEP=(--backend simulated --step-base 0ms --step-per-seq 0ms)
+# Sluice's flags per workload. W1 and W2 run Sluice with one event loop, as
+# FastAPI runs one uvicorn worker: the load generator needs the other core of
+# a 2-core machine. A second Sluice with two loops is reported beside it.
+SLUICE_FLAGS_ZERO_STEP=(--backend simulated --step-base 0ms --step-per-seq 0ms --threads 1)
+SLUICE_FLAGS_ZERO_STEP_2_LOOPS=(--backend simulated --step-base 0ms --step-per-seq 0ms --threads 2)
 SLUICE_FLAGS_BATCHING=(--backend simulated --step-base 5ms --step-per-seq 0.1ms --max-batch-size 64)
 SLUICE_FLAGS_ENGINE=(--backend engine --model "$MODEL_PATH" --model-name smollm2 --engine-threads 2)
 # Flags of sluice-http-bench, which serves W1/W2 from the HTTP layer alone
 # (the 25x goal); W1/W2 skip this variant while the array is empty.
-SLUICE_FLAGS_HTTP_ONLY=(--threads 2)
+SLUICE_FLAGS_HTTP_ONLY=(--threads 1)
 # 1 adds an h2c run of W1 against Sluice (not the peers: uvicorn has no h2c).
 SLUICE_H2C="${SLUICE_H2C:-0}"
 H2C_STREAMS_PER_CONNECTION=1
@@ -315,6 +319,8 @@ start_zero_step_servers() {
     if ((peers_only == 0)); then
         sluice_command "$SLUICE_PORT" "${SLUICE_FLAGS_ZERO_STEP[@]}"
         start_frozen sluice "http://$HOST:$SLUICE_PORT/healthz" 60 "${server_command[@]}"
+        sluice_command "$SLUICE_2_LOOPS_PORT" "${SLUICE_FLAGS_ZERO_STEP_2_LOOPS[@]}"
+        start_frozen sluice-2-loops "http://$HOST:$SLUICE_2_LOOPS_PORT/healthz" 60 "${server_command[@]}"
         if ((${#SLUICE_FLAGS_HTTP_ONLY[@]} > 0)); then
             server_command=("$SLUICE_HTTP_BENCH" --host "$HOST" --port "$SLUICE_HTTP_ONLY_PORT" "${SLUICE_FLAGS_HTTP_ONLY[@]}")
             start_frozen sluice-http-only "http://$HOST:$SLUICE_HTTP_ONLY_PORT/healthz" 60 "${server_command[@]}"
@@ -329,6 +335,7 @@ start_zero_step_servers() {
 zero_step_targets() {
     if ((peers_only == 0)); then
         echo "sluice $SLUICE_PORT"
+        echo "sluice-2-loops $SLUICE_2_LOOPS_PORT"
         if ((${#SLUICE_FLAGS_HTTP_ONLY[@]} > 0)); then
             echo "sluice-http-only $SLUICE_HTTP_ONLY_PORT"
         fi

@@ -36,6 +36,7 @@ PEER_PACKAGES = [
 
 SERVER_TITLES = {
     "sluice": "Sluice",
+    "sluice-2-loops": "Sluice, 2 event loops",
     "sluice-http-only": "Sluice, HTTP layer only",
     "fastapi": "FastAPI, 1 uvicorn worker",
     "fastapi-2w": "FastAPI, 2 uvicorn workers",
@@ -247,7 +248,7 @@ def servers_in(directory: str, order: list[str]) -> list[str]:
 
 
 def section_w1(directory: str) -> str:
-    order = ["sluice", "sluice-http-only", "fastapi", "fastapi-2w"]
+    order = ["sluice", "sluice-2-loops", "sluice-http-only", "fastapi", "fastapi-2w"]
     base = median_of(rounds(os.path.join(directory, "fastapi"), "h1-round*.json"), "req_per_s")
     base_p99 = median_of(rounds(os.path.join(directory, "fastapi"), "h1-round*.json"), "latency_p99_ms")
 
@@ -286,7 +287,7 @@ def section_w1(directory: str) -> str:
         "`POST /v1/completions` with `{\"model\":\"simulated\",\"prompt\":\"hello\",\"max_tokens\":1}`, "
         f"simulated accelerator with zero step time, h2load with {load.get('connections', '?')} connections and "
         f"keep-alive, {load.get('duration', '?')} measured seconds after {load.get('warmup', '?')} s of warm-up. "
-        "Latency is h2load's time per request from its log file.",
+        "Latency is h2load's time per request from its log file. " + ZERO_STEP_THREADS_NOTE,
         run_header(directory),
         table(header, rows),
         "\n".join(goals),
@@ -337,6 +338,13 @@ CENSORED_NOTE = (
 )
 
 
+ZERO_STEP_THREADS_NOTE = (
+    "Sluice and its HTTP layer alone run one event loop (`--threads 1`), as FastAPI runs one uvicorn worker, "
+    "because the load generator needs the machine's other core; the row with 2 event loops shows Sluice's "
+    "default on 2 cores, where the loops and the load generator compete for the same cores."
+)
+
+
 def stream_load_generator(directory: str) -> str:
     """Name the streaming load generator of a workload's run, from its recorded load commands."""
     commands = read_text(os.path.join(directory, "commands.txt"))
@@ -348,7 +356,7 @@ def stream_load_generator(directory: str) -> str:
 
 
 def section_w2(directory: str) -> str:
-    order = ["sluice", "sluice-http-only", "fastapi", "fastapi-2w"]
+    order = ["sluice", "sluice-2-loops", "sluice-http-only", "fastapi", "fastapi-2w"]
     rows, figures = stream_rows(directory, servers_in(directory, order), "fastapi")
     header = STREAM_HEADER + ["tokens/s vs FastAPI (1 worker)"]
     sluice = figures.get("sluice")
@@ -380,7 +388,7 @@ def section_w2(directory: str) -> str:
         "with a token each, one closing event with the finish reason, then `data: [DONE]`. "
         f"{client} keeps {load.get('connections', '?')} connections busy for "
         f"{load.get('duration', '?')} measured seconds after {load.get('warmup', '?')} s of warm-up."
-        + client_note,
+        + client_note + " " + ZERO_STEP_THREADS_NOTE,
         run_header(directory),
         table(header, rows),
         CENSORED_NOTE if any(summary["censored"] for summary in figures.values()) else "",
