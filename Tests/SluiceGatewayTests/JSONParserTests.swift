@@ -58,4 +58,11 @@ import Testing
         writer.string(original)
         #expect(try JSONParser.parse(writer.bytes) == .string(original))
     }
+
+    @Test(arguments: [0, 7, 10, -1, -42, 1_234_567_890, Int.max, Int.min])
+    func writerFormatsIntegers(value: Int) {
+        var writer = JSONWriter()
+        writer.integer(value)
+        #expect(String(decoding: writer.bytes, as: UTF8.self) == String(value))
+    }
 }
