@@ -245,16 +245,26 @@ public final class Scheduler: Sendable {
         executor.executeAtTurnEnd { [self] in driveFromLoop() }
     }
 
+    /// Most state machine iterations an event loop runs per turn. A request
+    /// of one token needs three (admit and step, finish, release). A zero-cost
+    /// worker keeps posting step completions while sequences run, so without
+    /// a bound a loop could keep stepping other loops' streams and starve its
+    /// own connections. Past the bound the scheduler thread takes over.
+    public static let maxIterationsPerLoopTurn = 4
+
     /// Runs the state machine on the calling event loop until the inbox is
-    /// empty, or wakes the scheduler thread when another thread has the lock.
+    /// empty, or wakes the scheduler thread when another thread has the lock
+    /// or the loop ran its share of iterations.
     private func driveFromLoop() {
+        var iterations = 0
         while true {
             let timerChanged: Bool? = stateLock.withLockIfAvailable { _ in
                 loopDriving.store(true, ordering: .sequentiallyConsistent)
                 var changed = false
                 repeat {
                     changed = runIteration() || changed
-                } while !inboxIsEmpty()
+                    iterations += 1
+                } while iterations < Self.maxIterationsPerLoopTurn && !inboxIsEmpty()
                 loopDriving.store(false, ordering: .sequentiallyConsistent)
                 return changed
             }
@@ -267,6 +277,10 @@ public final class Scheduler: Sendable {
             if timerChanged { signal.signal() }
             // A message posted while `loopDriving` was set woke no thread.
             if inboxIsEmpty() { return }
+            if iterations >= Self.maxIterationsPerLoopTurn {
+                signal.signal()
+                return
+            }
         }
     }
 

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 import Testing
 import SluiceCore
@@ -9,6 +12,13 @@ final class SerialExecutor: EventExecutor {
     private let thread = StepThread()
     func execute(_ work: @escaping @Sendable () -> Void) { thread.run(work) }
     var inExecutor: Bool { false }
+}
+
+/// An executor whose thread is whichever thread asks: work runs at once, so
+/// a request submitted from a test thread is driven as an event loop drives it.
+final class CallerExecutor: EventExecutor {
+    func execute(_ work: @escaping @Sendable () -> Void) { work() }
+    var inExecutor: Bool { true }
 }
 
 /// Records a request's output and signals when it ends.
@@ -93,6 +103,24 @@ final class CollectingSink: TokenSink {
         #expect(sink.reason == .length)
         #expect(sink.events.map(\.text).joined() == " the quick brown fox jumps")
         #expect(sink.events.map(\.index) == [0, 1, 2, 3, 4])
+    }
+
+    @Test func loopDrivesOnlyBoundedIterations() throws {
+        let (scheduler, _) = makeScheduler(base: .zero)
+        defer { scheduler.shutdown(grace: .zero) }
+        let submitter = pthread_self()
+        let tokensOnSubmitter = Atomic<Int>(0)
+        let sink = CollectingSink(executor: CallerExecutor()) { _ in
+            if pthread_equal(pthread_self(), submitter) != 0 { tokensOnSubmitter.add(1, ordering: .relaxed) }
+        }
+        // Zero-cost steps run inline, so the submitting thread drives the
+        // state machine; after its share the scheduler thread finishes the rest.
+        try scheduler.submit(request(sink, maxTokens: 200))
+        #expect(sink.wait())
+        #expect(sink.reason == .length)
+        #expect(sink.events.count == 200)
+        #expect(tokensOnSubmitter.load(ordering: .relaxed) > 0)
+        #expect(tokensOnSubmitter.load(ordering: .relaxed) <= Scheduler.maxIterationsPerLoopTurn)
     }
 
     @Test func unknownModelIsRejectedAtSubmit() {
