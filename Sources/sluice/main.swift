@@ -60,7 +60,12 @@ case "bench":
         exit(2)
     }
     do {
-        print(try bench.run())
+        let (output, failed) = try bench.run()
+        print(output)
+        if failed {
+            printError("sluice bench: every request failed; see the errors above.")
+            exit(1)
+        }
     } catch {
         printError("sluice bench: \(error)")
         exit(1)

@@ -92,3 +92,19 @@ def test_bench_rejects_body_that_is_not_json():
     )
     assert completed.returncode == 2
     assert "not valid JSON" in completed.stderr
+
+
+def test_bench_exits_1_when_every_request_fails(simulated):
+    completed = subprocess.run(
+        [BINARY, "bench", "--url", simulated.base_url + "/v1/completions",
+         "--body", json.dumps({"model": "no-such-model", "prompt": "hello", "stream": True}),
+         "--json", "--concurrency", "1", "--requests", "3", "--warmup", "0", "--duration", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == 1, completed.stderr
+    assert "every request failed" in completed.stderr
+    result = json.loads(completed.stdout.splitlines()[0])
+    assert result["streams_total"] == 0
+    assert result["errors"] == {"http_404": 3}

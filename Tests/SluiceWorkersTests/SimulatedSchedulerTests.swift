@@ -106,7 +106,9 @@ final class CollectingSink: TokenSink {
     }
 
     @Test func loopDrivesOnlyBoundedIterations() throws {
-        let (scheduler, _) = makeScheduler(base: .zero)
+        // No micro-batch window: the first step would otherwise wait for the
+        // scheduler thread's timer.
+        let (scheduler, _) = makeScheduler(base: .zero) { $0.batchWait = .zero }
         defer { scheduler.shutdown(grace: .zero) }
         let submitter = pthread_self()
         let tokensOnSubmitter = Atomic<Int>(0)

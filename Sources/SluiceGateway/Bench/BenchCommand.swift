@@ -10,11 +10,14 @@ public struct BenchCommand: Sendable {
         request = try BenchRequest(options: options)
     }
 
-    /// Runs the load and returns the text to print: one JSON object line with `--json`, else a summary.
+    /// Runs the load and returns the text to print (one JSON object line with
+    /// `--json`, else a summary) and whether the run failed: errors occurred
+    /// and no stream completed, so a script can tell from the exit status.
     /// - Throws: `BenchSystemError` when the event loop cannot be set up.
-    public func run() throws(BenchSystemError) -> String {
+    public func run() throws(BenchSystemError) -> (output: String, failed: Bool) {
         let generator = try LoadGenerator(options: options, request: request)
         let result = generator.run()
-        return options.json ? result.jsonLine : result.summary
+        let failed = result.streamsTotal == 0 && !result.errors.isEmpty
+        return (options.json ? result.jsonLine : result.summary, failed)
     }
 }

@@ -56,6 +56,9 @@ public struct BenchOptions: Sendable, Equatable {
         window. TTFT counts requests sent inside it. A request still waiting for its
         first token when the drain ends counts with the time it has waited, and the
         JSON output then marks a percentile it reaches as a lower bound.
+
+        Exit status: 0 after a run, 1 when errors occurred and no stream completed,
+        2 for invalid flags or an unusable URL or body.
         """
 
     static let valueFlags: Set<String> = [
