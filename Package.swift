@@ -7,8 +7,8 @@ let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno"])]
 
 // The compiler proves exclusive access statically wherever it can. The
 // run-time checks left for class properties and globals cost several percent
-// of the per-request path in the networking, HTTP and scheduling modules, so
-// release builds of those modules skip them; debug builds keep them.
+// of the per-request path in the networking, HTTP and scheduling modules.
+// Release builds of those modules skip them, and debug builds keep them.
 let hotPathSettings: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
 ]

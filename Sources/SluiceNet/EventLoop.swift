@@ -199,9 +199,9 @@ public final class EventLoop: EventExecutor, @unchecked Sendable {
         turnCount &+= 1
         var timeout = nextTimeoutMilliseconds()
         if timeout != 0 {
-            // Announce the sleep, then look for tasks once more: a thread that
-            // queues a task either sees `sleeping` and writes the eventfd, or
-            // queued it before this check, which then finds it.
+            // Announce the sleep, then look for tasks once more. A thread that
+            // queues a task either reads `sleeping` as set and writes the
+            // eventfd, or queued the task before this check, which finds it.
             sleeping.store(true, ordering: .sequentiallyConsistent)
             if remoteTaskCount.load(ordering: .sequentiallyConsistent) > 0 { timeout = 0 }
         }
@@ -268,10 +268,10 @@ public final class EventLoop: EventExecutor, @unchecked Sendable {
 
     /// Runs `work` on this loop's thread after work submitted earlier.
     ///
-    /// From another thread this takes a lock, and writes the eventfd only when
-    /// the loop sleeps (or is about to) and has not been woken since: a loop
-    /// that is busy finds the work at the end of its turn, and a burst of
-    /// submissions costs at most one wake-up. On the loop's own thread it
+    /// From another thread this takes a lock. It writes the eventfd only when
+    /// the loop sleeps (or is about to) and has not been woken since. A busy
+    /// loop finds the work at the end of its turn, and a burst of submissions
+    /// costs at most one wake-up. On the loop's own thread it
     /// queues the work without a lock, to run before the loop sleeps again.
     public func execute(_ work: @escaping @Sendable () -> Void) {
         if inEventLoop {

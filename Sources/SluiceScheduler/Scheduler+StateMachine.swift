@@ -2,10 +2,10 @@ import SluiceCore
 
 /// A call to make on a request's token sink, on the sink's executor.
 ///
-/// It holds the request's entry rather than only its sink, so that the entry
-/// (made on the request's event loop) is freed there, after the call, and not
-/// on the scheduler thread: memory goes back to the allocator cache of the
-/// thread that took it.
+/// It keeps the request's entry rather than only its sink, so that the entry
+/// (made on the request's event loop) is freed there after the call, not on
+/// the thread that ran the state machine. Memory then goes back to the
+/// allocator cache of the thread that took it.
 enum SinkCall {
     case tokens(QueuedRequest, TokenEvent)
     case finish(QueuedRequest, FinishReason, text: String, usage: Usage)
@@ -426,7 +426,7 @@ struct SchedulerStateMachine {
         }
     }
 
-    /// The sequences `worker` runs: admitted in a sent plan and not finished.
+    /// Returns the sequences `worker` runs: admitted in a sent plan and not finished.
     func runningSequences(worker index: Int) -> Set<SequenceID> {
         var ids: Set<SequenceID> = []
         for (id, sequence) in sequences {

@@ -14,8 +14,9 @@ final class SerialExecutor: EventExecutor {
     var inExecutor: Bool { false }
 }
 
-/// An executor whose thread is whichever thread asks: work runs at once, so
-/// a request submitted from a test thread is driven as an event loop drives it.
+/// An executor that treats every calling thread as its own and runs work at
+/// once, so a request submitted from a test thread is driven as an event
+/// loop drives it.
 final class CallerExecutor: EventExecutor {
     func execute(_ work: @escaping @Sendable () -> Void) { work() }
     var inExecutor: Bool { true }

@@ -184,7 +184,7 @@ final class RequestCounters: Sendable {
 
     init(registry: MetricsRegistry) { self.registry = registry }
 
-    /// The counter of `route` answered with `status`, for callers that count
+    /// Returns the counter of `route` with `status`, for callers that count
     /// one pair often and want to skip the lookup.
     func counter(route: String, status: Int) -> Counter {
         let key = Key(route: route, status: status)
