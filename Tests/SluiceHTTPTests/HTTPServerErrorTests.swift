@@ -106,6 +106,24 @@ struct HTTPServerErrorTests {
         }
     }
 
+    @Test("router errors carry the request id")
+    func routerErrorsCarryRequestID() async throws {
+        let log = RouteLog()
+        try await withTestServer(log: log) { server in
+            let connection = try HTTPTestConnection(port: server.localAddress.port)
+
+            try connection.send("GET /missing HTTP/1.1\r\nHost: x\r\nX-Request-Id: trace-7\r\n\r\n")
+            let notFound = try connection.readResponse()
+            #expect(notFound.status == 404)
+            #expect(notFound.header("x-request-id") == "trace-7")
+
+            try connection.send("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n")
+            let notAllowed = try connection.readResponse()
+            #expect(notAllowed.status == 405)
+            #expect(notAllowed.header("x-request-id")?.utf8.count == 15)
+        }
+    }
+
     @Test("slow request head gets 408")
     func slowHeaderTimeout() async throws {
         let log = RouteLog()

@@ -270,8 +270,12 @@ final class HTTP1ServerConnection: ConnectionHandler {
                 let responder = HTTP1Responder(owner: self, connection: connection, requestHead: head)
                 responder.mustCloseConnection = closeAfter
                 active = responder
-                responder.sendError(
-                    status: error.status, code: error.code, message: error.message, headers: error.headers)
+                var headers = error.headers
+                if let head {
+                    // Routed responses carry the id too, so a client can quote it for any answer.
+                    headers.add(name: HTTPRequest.requestIDHeader, value: context.makeRequestID(for: head))
+                }
+                responder.sendError(status: error.status, code: error.code, message: error.message, headers: headers)
             }
         }
     }
