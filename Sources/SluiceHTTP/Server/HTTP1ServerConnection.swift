@@ -272,7 +272,7 @@ final class HTTP1ServerConnection: ConnectionHandler {
                 active = responder
                 var headers = error.headers
                 if let head {
-                    // Routed responses carry the id too, so a client can quote it for any answer.
+                    // Routed responses carry the id too, so a client can quote it for any response.
                     headers.add(name: HTTPRequest.requestIDHeader, value: context.makeRequestID(for: head))
                 }
                 responder.sendError(status: error.status, code: error.code, message: error.message, headers: headers)
