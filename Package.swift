@@ -7,7 +7,7 @@ let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno"])]
 
 // The compiler proves exclusive access statically wherever it can. The
 // run-time checks left for class properties and globals cost several percent
-// of the per-request path in the networking, HTTP and scheduling modules.
+// of the per-request path in the networking, HTTP, scheduling and gateway modules.
 // Release builds of those modules skip them, and debug builds keep them.
 let hotPathSettings: [SwiftSetting] = [
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))
@@ -31,7 +31,7 @@ let package = Package(
         // Vectorized dot products over quantized weight blocks for the engine.
         .target(name: "CKernels", cSettings: kernelFlags),
 
-        .target(name: "SluiceCore", dependencies: ["CSystem"]),
+        .target(name: "SluiceCore"),
         .target(name: "SluiceNet", dependencies: ["SluiceCore", "CSystem", "COpenSSL"], swiftSettings: hotPathSettings),
         .target(
             name: "SluiceHTTP", dependencies: ["SluiceCore", "SluiceNet", "CNgHTTP2", "CWslay", "CZlib"],

@@ -80,12 +80,3 @@ int csystem_restore_default_signal(int signal_number) {
     sigemptyset(&action.sa_mask);
     return sigaction(signal_number, &action, NULL);
 }
-
-int csystem_mutex_init_adaptive(pthread_mutex_t *mutex) {
-    pthread_mutexattr_t attributes;
-    pthread_mutexattr_init(&attributes);
-    pthread_mutexattr_settype(&attributes, PTHREAD_MUTEX_ADAPTIVE_NP);
-    int result = pthread_mutex_init(mutex, &attributes);
-    pthread_mutexattr_destroy(&attributes);
-    return result;
-}

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CSystem
 
 /// A mutex with a condition variable, for threads that sleep until work
 /// arrives or a deadline passes (the scheduler, in-process workers).
@@ -15,9 +14,7 @@ public final class ConditionLock: @unchecked Sendable {
     public init() {
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
-        // Adaptive: the scheduler's inbox lock is held for a few instructions by
-        // several threads, and sleeping on it costs more than a short spin.
-        csystem_mutex_init_adaptive(mutex)
+        pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
         pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)

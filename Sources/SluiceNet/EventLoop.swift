@@ -40,7 +40,7 @@ public final class EventLoop: EventExecutor, @unchecked Sendable {
     let epollFD: Int32
     private let wakeFD: Int32
     private let remoteTasks = Mutex<[@Sendable () -> Void]>([])
-    /// Tasks queued by other threads and not yet taken by the loop.
+    /// Number of tasks other threads queued that the loop has not yet started.
     private let remoteTaskCount = Atomic<Int>(0)
     /// Whether the loop is in, or about to enter, an `epoll_wait` that may block.
     private let sleeping = Atomic<Bool>(false)
@@ -246,8 +246,8 @@ public final class EventLoop: EventExecutor, @unchecked Sendable {
         runLocalTasks()
         if !turnEndTasks.isEmpty {
             runTurnEndTasks()
-            // Work that turn-end tasks handed to this loop runs in this turn,
-            // remote tasks first: they were queued earlier.
+            // Work that turn-end tasks handed to this loop runs in this turn.
+            // Remote tasks go first because they were queued earlier.
             if remoteTaskCount.load(ordering: .relaxed) > 0 { runRemoteTasks() }
             runLocalTasks()
         }

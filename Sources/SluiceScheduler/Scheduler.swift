@@ -236,7 +236,7 @@ public final class Scheduler: Sendable {
         let wasEmpty = inbox.messages.count == 1
         signal.unlock()
         // A non-empty inbox already has a thread coming for it, and a driving
-        // loop empties the inbox before it lets go.
+        // loop empties the inbox before it releases the lock.
         guard wasEmpty, !loopDriving.load(ordering: .sequentiallyConsistent) else { return }
         guard let executor, executor.inExecutor else {
             signal.signal()
@@ -269,8 +269,8 @@ public final class Scheduler: Sendable {
                 return changed
             }
             guard let timerChanged else {
-                // The holder may already have looked at the inbox: make sure
-                // the scheduler thread looks again once the lock is free.
+                // The thread with the lock may already have read the inbox, so
+                // the scheduler thread reads it again once the lock is free.
                 signal.signal()
                 return
             }

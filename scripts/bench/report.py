@@ -340,7 +340,7 @@ CENSORED_NOTE = (
 
 ZERO_STEP_THREADS_NOTE = (
     "Sluice and its HTTP layer alone run one event loop (`--threads 1`), as FastAPI runs one uvicorn worker, "
-    "because the load generator needs the machine's other core; the row with 2 event loops shows Sluice's "
+    "because the load generator needs the machine's other core. The row with 2 event loops shows Sluice's "
     "default on 2 cores, where the loops and the load generator compete for the same cores."
 )
 

@@ -9,7 +9,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
-#include <pthread.h>
 
 // accept4 and pipe2 need _GNU_SOURCE, which is set only in CSystem.c so that
 // it does not leak into every module importing this header.
@@ -26,11 +25,6 @@ void csystem_set_current_event_loop(void *loop);
 
 // Names the calling thread (at most 15 bytes are kept), for debuggers and top -H.
 void csystem_set_thread_name(const char *name);
-
-// Initializes `mutex` as an adaptive mutex: a contended lock spins briefly
-// before it sleeps, which suits locks held for a few instructions. Returns
-// pthread_mutex_init's result.
-int csystem_mutex_init_adaptive(pthread_mutex_t *mutex);
 
 // Number of CPUs this process may run on (sched_getaffinity), at least 1.
 int csystem_available_cpu_count(void);
